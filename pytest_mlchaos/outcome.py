@@ -1,0 +1,100 @@
+"""``IncidentOutcome``: the plugin's record of one incident test, the unit of every report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .gate import MetricChange, Verdict
+from .incidents.spec import Incident
+from .project import Attempt, RecoveryResult
+
+
+@dataclass(frozen=True)
+class IncidentOutcome:
+    """Everything verification found about one test's incidents, JSON-round-trippable.
+
+    Times are seconds: ``time_to_detect`` (first ``detect()`` after injection),
+    ``time_to_recover`` (MTTR, the recovery manager's wall time), ``time_to_metrics``
+    (recovery plus re-evaluation, until metrics were known to be within thresholds).
+    """
+
+    nodeid: str
+    incidents: tuple[Incident, ...]
+    verdict: Verdict
+    expect: str = "recovered"
+    passed: bool = True
+    reason: str = ""
+    strategy: str | None = None
+    attempts: tuple[Attempt, ...] = ()
+    recovery_claimed: bool = False
+    metrics: tuple[MetricChange, ...] = ()
+    mismatched: tuple[str, ...] = ()
+    still_damaged: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    injected: tuple[str, ...] = ()
+    time_to_detect: float | None = None
+    time_to_recover: float | None = None
+    time_to_metrics: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def worst_drop(self) -> float:
+        return max((m.drop for m in self.metrics), default=0.0)
+
+    def replay_lines(self) -> list[str]:
+        return [i.marker_line() for i in self.incidents]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "nodeid": self.nodeid,
+            "incidents": [i.to_dict() for i in self.incidents],
+            "verdict": self.verdict.value,
+            "expect": self.expect,
+            "passed": self.passed,
+            "reason": self.reason,
+            "strategy": self.strategy,
+            "attempts": [a.to_dict() for a in self.attempts],
+            "recovery_claimed": self.recovery_claimed,
+            "metrics": [m.to_dict() for m in self.metrics],
+            "mismatched": list(self.mismatched),
+            "still_damaged": list(self.still_damaged),
+            "problems": list(self.problems),
+            "injected": list(self.injected),
+            "time_to_detect": self.time_to_detect,
+            "time_to_recover": self.time_to_recover,
+            "time_to_metrics": self.time_to_metrics,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IncidentOutcome:
+        return cls(
+            nodeid=data["nodeid"],
+            incidents=tuple(Incident.from_dict(i) for i in data["incidents"]),
+            verdict=Verdict(data["verdict"]),
+            expect=data.get("expect", "recovered"),
+            passed=data.get("passed", True),
+            reason=data.get("reason", ""),
+            strategy=data.get("strategy"),
+            attempts=tuple(Attempt(**a) for a in data.get("attempts", ())),
+            recovery_claimed=data.get("recovery_claimed", False),
+            metrics=tuple(
+                MetricChange(m["name"], m["baseline"], m["after"], m["relative_drop"]) for m in data.get("metrics", ())
+            ),
+            mismatched=tuple(data.get("mismatched", ())),
+            still_damaged=tuple(data.get("still_damaged", ())),
+            problems=tuple(data.get("problems", ())),
+            injected=tuple(data.get("injected", ())),
+            time_to_detect=data.get("time_to_detect"),
+            time_to_recover=data.get("time_to_recover"),
+            time_to_metrics=data.get("time_to_metrics"),
+            extra=data.get("extra", {}),
+        )
+
+
+def outcome_from_recovery(result: RecoveryResult | None) -> dict[str, Any]:
+    """The recovery fields of an outcome, from what the manager returned (None: recovery never ran)."""
+    if result is None:
+        return {"strategy": None, "attempts": (), "recovery_claimed": False}
+    return {"strategy": result.strategy, "attempts": result.attempts, "recovery_claimed": result.recovered}
