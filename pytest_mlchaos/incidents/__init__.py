@@ -18,10 +18,14 @@ __all__ = [
     "InjectionContext",
     "Injector",
     "Param",
+    "active_registry",
     "builtin_registry",
     "derive_seed",
     "file_digest",
+    "set_active_registry",
 ]
+
+_active: IncidentRegistry | None = None
 
 
 def builtin_registry() -> IncidentRegistry:
@@ -32,3 +36,17 @@ def builtin_registry() -> IncidentRegistry:
     for family in (data, model, pipeline, storage):
         family.register(registry)
     return registry
+
+
+def active_registry() -> IncidentRegistry:
+    """The registry of the running pytest session (built-ins plus plugin-registered kinds), else the built-ins."""
+    global _active
+    if _active is None:
+        _active = builtin_registry()
+    return _active
+
+
+def set_active_registry(registry: IncidentRegistry | None) -> None:
+    """Set by the plugin at session start (after ``pytest_mlchaos_register_incidents``); None resets."""
+    global _active
+    _active = registry
