@@ -1,0 +1,106 @@
+"""The fixtures: ``mlchaos_project``, ``ml_baseline``, ``ml_env_factory``, ``ml_env``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from .env import Baseline, ChaosEnv, EnvFactory
+from .incidents.spec import IncidentError, derive_seed
+from .project import MLProject, ProjectError
+from .session import ChaosSession
+
+SESSION_KEY = pytest.StashKey[ChaosSession]()
+PLAN_KEY = pytest.StashKey["object"]()
+ENV_KEY = pytest.StashKey[ChaosEnv]()
+NO_PROJECT = (
+    "pytest-mlchaos has no project to test: set the ini key mlchaos_project = package.module:attr, "
+    "implement the pytest_mlchaos_make_project hook, or override the mlchaos_project fixture in a conftest.py"
+)
+
+
+def chaos_session(config: pytest.Config) -> ChaosSession:
+    return config.stash[SESSION_KEY]
+
+
+def _store_root(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where baselines live: the pytest cache (reused across runs), else beside the run's temp dirs."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("mlchaos"))
+    return tmp_path_factory.getbasetemp().parent / "mlchaos-baselines"
+
+
+@pytest.fixture(scope="session")
+def mlchaos_project(pytestconfig: pytest.Config) -> MLProject:
+    """The project under test (session). Override it in a conftest.py to plug your own project in."""
+    session = chaos_session(pytestconfig)
+    try:
+        project = session.resolve_project(pytestconfig.hook.pytest_mlchaos_make_project(config=pytestconfig))
+    except ProjectError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if project is None:
+        pytest.fail(NO_PROJECT, pytrace=False)
+    return project
+
+
+@pytest.fixture(scope="session")
+def ml_baseline(pytestconfig: pytest.Config, mlchaos_project: MLProject,
+                tmp_path_factory: pytest.TempPathFactory) -> Baseline:
+    """The snapshotted baseline (session): its root, metrics and manifest of artifact digests.
+
+    Built once per run (once across pytest-xdist workers, under a file lock) and cached in
+    the pytest cache, keyed by the project's fingerprint and the installed tool versions.
+    """
+    session = chaos_session(pytestconfig)
+    return session.get_baseline(mlchaos_project, _store_root(pytestconfig, tmp_path_factory))
+
+
+@pytest.fixture(scope="session")
+def ml_env_factory(pytestconfig: pytest.Config, mlchaos_project: MLProject, ml_baseline: Baseline,
+                   tmp_path_factory: pytest.TempPathFactory) -> EnvFactory:
+    """Makes fresh sandboxed environments on demand (session scoped, so usable under ``@given``).
+
+    ``with ml_env_factory([Incident(...)]) as env:`` gives a clone with the incidents injected
+    and deletes it afterwards.
+    """
+    session = chaos_session(pytestconfig)
+    hook = pytestconfig.hook
+
+    def injected(env: ChaosEnv, incident: object) -> None:
+        hook.pytest_mlchaos_incident_injected(env=env, incident=incident)
+
+    def recovered(env: ChaosEnv, result: object) -> None:
+        for incident in env.incidents:
+            hook.pytest_mlchaos_recovery_finished(env=env, incident=incident, result=result)
+
+    return EnvFactory(mlchaos_project, ml_baseline, session.registry, tmp_path_factory.mktemp("mlchaos-envs"),
+                      seed=session.settings.seed, observers=((injected,), (recovered,)))
+
+
+@pytest.fixture
+def ml_env(request: pytest.FixtureRequest, ml_env_factory: EnvFactory) -> Iterator[ChaosEnv]:
+    """A sandboxed clone of the baseline for this test, with the incidents of its markers injected.
+
+    After the test body, unless the test called ``ml_env.recover()`` itself, the project's
+    recovery runs, and the plugin verifies artifacts and metrics on its own.
+    """
+    item = request.node
+    plan = item.stash.get(PLAN_KEY, None)
+    env = ml_env_factory(name=item.name, seed=derive_seed(ml_env_factory.seed, item.nodeid))
+    item.stash[ENV_KEY] = env
+    try:
+        for incident in getattr(plan, "incidents", ()):
+            env.inject(incident)
+    except IncidentError as exc:
+        env.remove()
+        pytest.fail(f"bad incident marker on {item.nodeid}: {exc}", pytrace=False)
+    yield env
+    call = item.stash.get(CALL_REPORT_KEY, None)
+    if call is not None and call.passed:
+        env.remove()
+
+
+CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()

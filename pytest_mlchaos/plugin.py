@@ -1,0 +1,290 @@
+"""The pytest plugin: options, marker, gating on ``--mlchaos``, the inject-recover-verify wrapper, reports.
+
+Thin by design: every decision is made in the modules it calls. Loading it imports no
+DVC, MLflow, scikit-learn or pandas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from typing import Any, Generator
+
+import pytest
+
+from .fixtures import (
+    CALL_REPORT_KEY,
+    ENV_KEY,
+    PLAN_KEY,
+    SESSION_KEY,
+    chaos_session,
+    ml_baseline,
+    ml_env,
+    ml_env_factory,
+    mlchaos_project,
+)
+from .gate import Verdict
+from .incidents.spec import IncidentError
+from .markers import MARKER, MARKER_HELP, IncidentPlan, parse_marks
+from .outcome import IncidentOutcome
+from .project import ProjectError
+from .session import ChaosSession
+from .settings import OPT_ENABLE, OPT_MARKDOWN, OPT_REPORT, add_options, load_settings
+
+__all__ = ["MLChaosDegradedWarning", "ml_baseline", "ml_env", "ml_env_factory", "mlchaos_project"]
+
+SKIP_REASON = f"incident test: run with {OPT_ENABLE} to inject incidents and verify recovery"
+
+
+class MLChaosDegradedWarning(pytest.PytestWarning):
+    """A recovery whose metrics dropped beyond the warn threshold but within the fail threshold."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    settings = load_settings(config)
+    session = ChaosSession(settings, register_hook=lambda registry: config.hook.pytest_mlchaos_register_incidents(
+        registry=registry))
+    config.stash[SESSION_KEY] = session
+    controller = not hasattr(config, "workerinput")
+    if settings.enabled and controller:
+        if getattr(config, "cache", None) is not None:
+            config.cache.set("mlchaos/seed", settings.seed)
+        _check_report_paths(settings.report_path, settings.markdown_path)
+    if settings.enabled and settings.project_spec:
+        try:
+            session.resolve_project(None)
+        except ProjectError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    config.pluginmanager.register(ChaosReporter(config, session), "mlchaos-reporter")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(session), "mlchaos-xdist")
+
+
+def _check_report_paths(report: str | None, markdown: str | None) -> None:
+    from .report import ReportPathError, check_writable
+
+    for option, path in ((OPT_REPORT, report), (OPT_MARKDOWN, markdown)):
+        if path:
+            try:
+                check_writable(path, option)
+            except ReportPathError as exc:
+                raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if not config.option.mlchaos_list:
+        return None
+    from .incidents.catalogue import describe
+
+    config._do_configure()
+    try:
+        tw = config.get_terminal_writer()
+        tw.write(describe(chaos_session(config).registry))
+    finally:
+        config._ensure_unconfigure()
+    return 0
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    settings = chaos_session(config).settings
+    if not settings.enabled:
+        return None
+    t = settings.thresholds
+    project = settings.project_spec or "from hook or mlchaos_project fixture"
+    return (f"mlchaos: seed={settings.seed} ({settings.seed_source}), project={project}, "
+            f"warn-drop={t.warn_drop:g}, fail-drop={t.fail_drop:g}"
+            + (f", max-mttr={settings.max_mttr:g}s" if settings.max_mttr else "")
+            + (", strict" if settings.strict else ""))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    session = chaos_session(config)
+    errors = []
+    for item in items:
+        marks = list(item.iter_markers(MARKER))
+        if not marks:
+            continue
+        try:
+            plan = parse_marks(marks, session.registry, session.settings.seed, item.nodeid)
+        except IncidentError as exc:
+            errors.append(f"{item.nodeid}: {exc}")
+            continue
+        if "ml_env" not in getattr(item, "fixturenames", ()):
+            errors.append(f"{item.nodeid}: has an incident marker but does not use the ml_env fixture")
+            continue
+        item.stash[PLAN_KEY] = plan
+        if not session.settings.enabled:
+            item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+    if errors:
+        raise pytest.UsageError("bad incident marker(s):\n  " + "\n  ".join(errors))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    result = yield
+    env = item.stash.get(ENV_KEY, None)
+    plan: IncidentPlan | None = item.stash.get(PLAN_KEY, None)  # type: ignore[assignment]
+    if env is None or plan is None or not plan.incidents:
+        return result
+    session = chaos_session(item.config)
+    outcome = _verify(session, env, plan, item.nodeid)
+    item.stash[OUTCOME_KEY] = outcome
+    from .report import junit_properties
+
+    item.user_properties.extend(junit_properties(outcome))
+    if outcome.verdict is Verdict.DEGRADED and outcome.passed:
+        warnings.warn(MLChaosDegradedWarning(f"{item.nodeid}: {_headline(outcome)}"), stacklevel=1)
+    if not outcome.passed:
+        pytest.fail(failure_text(outcome, session.settings.seed), pytrace=False)
+    return result
+
+
+OUTCOME_KEY = pytest.StashKey[IncidentOutcome]()
+
+
+def _verify(session: ChaosSession, env: Any, plan: IncidentPlan, nodeid: str) -> IncidentOutcome:
+    from .report import gate_mttr
+
+    settings = session.settings
+    thresholds = settings.thresholds.with_fail_drop(plan.max_drop)
+    outcome = env.verify(thresholds, expect=plan.expect, strict=settings.strict, nodeid=nodeid)
+    if outcome.passed and settings.max_mttr is not None:
+        reason = gate_mttr(outcome, settings.max_mttr)
+        if reason:
+            outcome = dataclasses.replace(outcome, passed=False, reason=reason)
+    return outcome
+
+
+def _headline(outcome: IncidentOutcome) -> str:
+    worst = max(outcome.metrics, key=lambda m: m.drop, default=None)
+    metric = f", worst metric {worst.name} {worst.baseline:.4g} -> {worst.after} ({-worst.drop:+.1%})" if worst else ""
+    return f"{outcome.verdict.value} after {outcome.strategy or 'no strategy'}{metric}"
+
+
+def failure_text(outcome: IncidentOutcome, seed: int) -> str:
+    """The short report of a failed incident test: what broke, what was tried, the numbers, how to replay it."""
+    lines = [f"mlchaos: {outcome.reason}"]
+    for incident in outcome.incidents:
+        params = ", ".join(f"{k}={v!r}" for k, v in incident.params)
+        lines.append(f"  incident: {incident.label()}" + (f" ({params})" if params else "") + f" seed={incident.seed}")
+    for text in outcome.injected:
+        lines.append(f"    injected: {text}")
+    if outcome.attempts:
+        tried = "; ".join(
+            f"{a.strategy} {'ok' if a.succeeded else 'failed'} {a.seconds:.2f}s" + (f" ({a.error})" if a.error else "")
+            for a in outcome.attempts
+        )
+        lines.append(f"  strategies tried: {tried}")
+    lines.append(f"  recovery manager said: {'recovered' if outcome.recovery_claimed else 'not recovered'}"
+                 + (f" via {outcome.strategy}" if outcome.strategy else ""))
+    if outcome.still_damaged:
+        lines.append(f"  still damaged (same content as right after injection): {', '.join(outcome.still_damaged)}")
+    for problem in outcome.problems[:8]:
+        lines.append(f"  problem: {problem}")
+    if outcome.mismatched and outcome.verdict is not Verdict.RESTORED:
+        lines.append(f"  differs from the baseline manifest: {', '.join(outcome.mismatched[:8])}")
+    for change in outcome.metrics:
+        after = "missing" if change.after is None else f"{change.after:.4f}"
+        lines.append(f"  metric {change.name}: {change.baseline:.4f} -> {after} (drop {change.drop:.1%})")
+    lines.append("  replay with:")
+    lines.extend(f"    {line}" for line in outcome.replay_lines())
+    lines.append(f"  (this run: --mlchaos-seed={seed})")
+    return "\n".join(lines)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_REPORT_KEY] = report
+        outcome = item.stash.get(OUTCOME_KEY, None)
+        if outcome is not None:
+            report.mlchaos = outcome.to_dict()  # travels to the xdist controller with the report
+    return report
+
+
+class ChaosReporter:
+    """Collects outcomes from test reports (on the xdist controller too) and writes the reports at the end."""
+
+    def __init__(self, config: pytest.Config, session: ChaosSession) -> None:
+        self.config = config
+        self.session = session
+
+    def pytest_sessionstart(self) -> None:
+        self.session.outcomes.clear()
+        self.session.started_perf = time.perf_counter()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "mlchaos", None)
+        if report.when == "call" and data:
+            self.session.outcomes.append(IncidentOutcome.from_dict(data))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        config, session = self.config, self.session
+        settings = session.settings
+        if hasattr(config, "workerinput") or (not session.outcomes and not settings.enabled):
+            return
+        from . import report as reporting
+
+        document = reporting.build_report(run_info(config, session), list(session.outcomes))
+        config.hook.pytest_mlchaos_report(report=document)
+        terminalreporter.section("mlchaos")
+        width = min(terminalreporter._tw.fullwidth, 100)
+        for line in reporting.terminal_lines(document, width=width):
+            terminalreporter.write_line(line)
+        if settings.report_path:
+            reporting.write_json(document, settings.report_path)
+            terminalreporter.write_line(f"mlchaos report: {settings.report_path}")
+        if settings.markdown_path:
+            reporting.write_markdown(document, settings.markdown_path)
+            terminalreporter.write_line(f"mlchaos summary: {settings.markdown_path}")
+
+
+def run_info(config: pytest.Config, session: ChaosSession) -> Any:
+    from .report import RunInfo, collect_versions
+
+    settings = session.settings
+    t = settings.thresholds
+    project = session.project.name if session.project is not None else None
+    workers = getattr(config.option, "numprocesses", None) or 0
+    return RunInfo(
+        seed=settings.seed,
+        project={"name": project, "source": session.project_source or settings.project_spec or None},
+        versions=collect_versions(),
+        thresholds={"warn_drop": t.warn_drop, "fail_drop": t.fail_drop, "metrics": list(t.metrics),
+                    "max_mttr": settings.max_mttr, "strict": settings.strict},
+        started=session.started,
+        duration=time.perf_counter() - session.started_perf,
+        workers=int(workers) if isinstance(workers, int) else 0,
+    )
+
+
+class XdistHooks:
+    """Hooks that exist only with pytest-xdist: hand the controller's seed to every worker."""
+
+    def __init__(self, session: ChaosSession) -> None:
+        self.session = session
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["mlchaos_seed"] = self.session.settings.seed
+        node.workerinput["mlchaos_seed_source"] = self.session.settings.seed_source

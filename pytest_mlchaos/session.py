@@ -1,0 +1,115 @@
+"""Per-run state of the plugin: settings, the incident registry, the project, the baseline, outcomes."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from .env import Baseline, build_baseline
+from .incidents import IncidentRegistry, builtin_registry, set_active_registry
+from .outcome import IncidentOutcome
+from .project import MLProject, ProjectError, ensure_project, load_project
+from .settings import Settings
+
+STORE_DIR = "mlchaos"
+
+
+def versions_fingerprint() -> str:
+    """Installed versions of the tools a baseline depends on (part of its cache key)."""
+    from importlib import metadata
+
+    parts = []
+    for dist in ("dvc", "mlflow", "mlflow-skinny", "scikit-learn", "pandas", "numpy", "pytest-mlchaos"):
+        try:
+            parts.append(f"{dist}={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{dist}=-")
+    return ";".join(parts)
+
+
+def baseline_key(project: MLProject) -> str:
+    import hashlib
+
+    raw = f"{project.name}\x1f{project.fingerprint()}\x1f{versions_fingerprint()}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+@dataclass
+class ChaosSession:
+    """State shared by the hooks and fixtures of one pytest run (one per xdist worker)."""
+
+    settings: Settings
+    register_hook: Callable[[IncidentRegistry], None]
+    started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    started_perf: float = field(default_factory=time.perf_counter)
+    outcomes: list[IncidentOutcome] = field(default_factory=list)
+    project: MLProject | None = None
+    project_source: str = ""
+    baseline: Baseline | None = None
+    _registry: IncidentRegistry | None = None
+
+    @property
+    def registry(self) -> IncidentRegistry:
+        """Built-in injectors plus those plugins add; built on first use, so loading the plugin stays cheap."""
+        if self._registry is None:
+            registry = builtin_registry()
+            self.register_hook(registry)
+            self._registry = registry
+            set_active_registry(registry)
+        return self._registry
+
+    def close(self) -> None:
+        set_active_registry(None)
+
+    def resolve_project(self, from_hook: Any) -> MLProject | None:
+        """The project from ``pytest_mlchaos_make_project``, else from the ``mlchaos_project`` ini key."""
+        if self.project is not None:
+            return self.project
+        if from_hook is not None:
+            self.project = ensure_project(from_hook, "pytest_mlchaos_make_project")
+            self.project_source = f"hook:{type(from_hook).__module__}.{type(from_hook).__qualname__}"
+        elif self.settings.project_spec:
+            self.project = load_project(self.settings.project_spec)
+            self.project_source = self.settings.project_spec
+        return self.project
+
+    def get_baseline(self, project: MLProject, store_root: Path) -> Baseline:
+        """The baseline of ``project``, built once across sessions and xdist workers (file lock), else cached."""
+        from filelock import FileLock
+
+        if self.baseline is not None and self.baseline.root.is_relative_to(store_root):
+            return self.baseline
+        store_root.mkdir(parents=True, exist_ok=True)
+        key = baseline_key(project)
+        store = store_root / f"{_slug(project.name)}-{key}"
+        with FileLock(str(store) + ".lock"):
+            baseline = build_baseline(project, store, key)
+        _prune_stale(store_root, project.name, keep=store)
+        self.baseline = baseline
+        return baseline
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "project"
+
+
+def _prune_stale(store_root: Path, name: str, keep: Path) -> None:
+    """Remove baselines of older fingerprints of the same project (only those nobody holds a lock on)."""
+    from filelock import FileLock, Timeout
+
+    for other in store_root.glob(f"{_slug(name)}-*"):
+        if other == keep or other.suffix in (".lock", ".building") or not other.is_dir():
+            continue
+        try:
+            with FileLock(str(other) + ".lock", timeout=0):
+                shutil.rmtree(other, ignore_errors=True)
+            Path(str(other) + ".lock").unlink(missing_ok=True)
+        except Timeout:
+            continue
+
+
+__all__ = ["ChaosSession", "ProjectError", "baseline_key"]

@@ -1,0 +1,174 @@
+"""Command-line options and ini keys of the plugin, parsed once into ``Settings``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from .gate import ThresholdError, Thresholds, parse_fraction
+
+GROUP = "mlchaos"
+OPT_ENABLE = "--mlchaos"
+OPT_SEED = "--mlchaos-seed"
+OPT_REPORT = "--mlchaos-report"
+OPT_MARKDOWN = "--mlchaos-markdown"
+OPT_WARN = "--mlchaos-warn-drop"
+OPT_FAIL = "--mlchaos-fail-drop"
+OPT_METRICS = "--mlchaos-metrics"
+OPT_MAX_MTTR = "--mlchaos-max-mttr"
+OPT_STRICT = "--mlchaos-strict"
+OPT_LIST = "--mlchaos-incidents"
+INI_PROJECT = "mlchaos_project"
+
+DEFAULT_WARN_DROP = 0.05
+DEFAULT_FAIL_DROP = 0.10
+SEED_CACHE_KEY = "mlchaos/seed"
+
+
+def seed_type(value: str) -> int | str:
+    """``--mlchaos-seed``: a non-negative integer or ``last``."""
+    if value == "last":
+        return value
+    try:
+        seed = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer seed or 'last'") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is negative; use a non-negative integer or 'last'")
+    return seed
+
+
+def fraction_type(value: str) -> float:
+    try:
+        return parse_fraction("threshold", value)
+    except ThresholdError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def seconds_type(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be a positive, finite number of seconds")
+    return seconds
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup(GROUP, "chaos testing of ML pipelines (pytest-mlchaos)")
+    group.addoption(OPT_ENABLE, action="store_true", dest="mlchaos", default=False,
+                    help="Run tests marked with @pytest.mark.incident (skipped otherwise)")
+    group.addoption(OPT_SEED, dest="mlchaos_seed", type=seed_type, default=None, metavar="N|last",
+                    help="Seed every incident from N, or reuse the previous run's seed with 'last' (default: random)")
+    group.addoption(OPT_REPORT, dest="mlchaos_report", default=None, metavar="PATH",
+                    help="Write the resilience report as JSON to PATH")
+    group.addoption(OPT_MARKDOWN, dest="mlchaos_markdown", default=None, metavar="PATH",
+                    help="Write the resilience summary as Markdown to PATH (e.g. $GITHUB_STEP_SUMMARY)")
+    group.addoption(OPT_WARN, dest="mlchaos_warn_drop", type=fraction_type, default=None, metavar="FRACTION",
+                    help=f"Relative metric drop that makes a recovery degraded (default {DEFAULT_WARN_DROP})")
+    group.addoption(OPT_FAIL, dest="mlchaos_fail_drop", type=fraction_type, default=None, metavar="FRACTION",
+                    help=f"Relative metric drop that makes a recovery critical (default {DEFAULT_FAIL_DROP})")
+    group.addoption(OPT_METRICS, dest="mlchaos_metrics", default=None, metavar="NAMES",
+                    help="Comma-separated metrics to gate on (default: all the project evaluates)")
+    group.addoption(OPT_MAX_MTTR, dest="mlchaos_max_mttr", type=seconds_type, default=None, metavar="SECONDS",
+                    help="Fail an incident test whose recovery takes longer than SECONDS")
+    group.addoption(OPT_STRICT, dest="mlchaos_strict", action="store_true", default=None,
+                    help="Count degraded recoveries as failures")
+    group.addoption(OPT_LIST, dest="mlchaos_list", action="store_true", default=False,
+                    help="Show the incident catalogue (kinds, modes, parameters) and exit")
+    parser.addini(INI_PROJECT, "The project under test, as package.module:attr (an MLProject or a callable returning one)",
+                  default="")
+    parser.addini("mlchaos_warn_drop", f"Relative metric drop that makes a recovery degraded (default {DEFAULT_WARN_DROP})",
+                  default="")
+    parser.addini("mlchaos_fail_drop", f"Relative metric drop that makes a recovery critical (default {DEFAULT_FAIL_DROP})",
+                  default="")
+    parser.addini("mlchaos_metrics", "Metrics to gate on, one per line or comma-separated", type="linelist", default=[])
+    parser.addini("mlchaos_max_mttr", "Fail an incident test whose recovery takes longer than this many seconds", default="")
+    parser.addini("mlchaos_strict", "Count degraded recoveries as failures", type="bool", default=False)
+    parser.addini("mlchaos_report", "Write the resilience report as JSON to this path", default="")
+    parser.addini("mlchaos_markdown", "Write the resilience summary as Markdown to this path", default="")
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool
+    seed: int
+    seed_source: str  # "random", "option", "last"
+    thresholds: Thresholds
+    max_mttr: float | None
+    strict: bool
+    report_path: str | None
+    markdown_path: str | None
+    project_spec: str
+
+
+def _ini_or_option(config: pytest.Config, dest: str, ini: str, convert: Any, name: str) -> Any:
+    value = config.getoption(dest)
+    if value is not None:
+        return value
+    raw = config.getini(ini)
+    if raw in ("", None, []):
+        return None
+    try:
+        return convert(raw)
+    except (argparse.ArgumentTypeError, ValueError) as exc:
+        raise pytest.UsageError(f"ini {ini} = {raw!r}: {exc}") from None
+
+
+def _metrics(config: pytest.Config) -> tuple[str, ...]:
+    option = config.getoption("mlchaos_metrics")
+    items = [option] if option else list(config.getini("mlchaos_metrics"))
+    names: list[str] = []
+    for item in items:
+        names.extend(n.strip() for n in str(item).split(",") if n.strip())
+    return tuple(dict.fromkeys(names))
+
+
+def resolve_seed(config: pytest.Config) -> tuple[int, str]:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "mlchaos_seed" in workerinput:
+        return int(workerinput["mlchaos_seed"]), str(workerinput.get("mlchaos_seed_source", "option"))
+    option = config.getoption("mlchaos_seed")
+    cache = getattr(config, "cache", None)
+    if option == "last":
+        last = cache.get(SEED_CACHE_KEY, None) if cache is not None else None
+        if last is None:
+            raise pytest.UsageError(f"{OPT_SEED}=last: no previous seed in the pytest cache; pass a number instead")
+        return int(last), "last"
+    if option is not None:
+        return int(option), "option"
+    return random.Random().getrandbits(32), "random"
+
+
+def load_settings(config: pytest.Config) -> Settings:
+    """Parse options and ini keys; bad values raise ``pytest.UsageError`` naming them."""
+    warn = _ini_or_option(config, "mlchaos_warn_drop", "mlchaos_warn_drop", fraction_type, OPT_WARN)
+    fail = _ini_or_option(config, "mlchaos_fail_drop", "mlchaos_fail_drop", fraction_type, OPT_FAIL)
+    max_mttr = _ini_or_option(config, "mlchaos_max_mttr", "mlchaos_max_mttr", seconds_type, OPT_MAX_MTTR)
+    try:
+        thresholds = Thresholds(
+            warn_drop=DEFAULT_WARN_DROP if warn is None else warn,
+            fail_drop=DEFAULT_FAIL_DROP if fail is None else fail,
+            metrics=_metrics(config),
+        )
+    except ThresholdError as exc:
+        raise pytest.UsageError(f"{OPT_WARN}/{OPT_FAIL}: {exc}") from None
+    strict = config.getoption("mlchaos_strict")
+    seed, source = resolve_seed(config)
+    return Settings(
+        enabled=bool(config.getoption("mlchaos")),
+        seed=seed,
+        seed_source=source,
+        thresholds=thresholds,
+        max_mttr=max_mttr,
+        strict=bool(config.getini("mlchaos_strict")) if strict is None else True,
+        report_path=config.getoption("mlchaos_report") or config.getini("mlchaos_report") or None,
+        markdown_path=config.getoption("mlchaos_markdown") or config.getini("mlchaos_markdown") or None,
+        project_spec=str(config.getini(INI_PROJECT) or "").strip(),
+    )

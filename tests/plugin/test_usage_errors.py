@@ -1,0 +1,96 @@
+"""Bad markers, options and settings are usage errors naming the value and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("marker", "expected"),
+    [
+        ('"no_such_kind"', "*unknown incident kind 'no_such_kind'; known kinds: *data_corruption*"),
+        ('"data_corruption", mode="scramble"', "*unknown mode 'scramble' for incident 'data_corruption'; allowed modes: noise*"),
+        ('"data_corruption", mode="noise", fraction=1.5', "*fraction=1.5 is out of range (0.0, 1.0]*"),
+        ('"data_corruption", mode="noise", fraction="lots"', "*fraction='lots' must be of type float*"),
+        ('"data_corruption", mode="noise", frobnicate=1', "*unknown parameter(s) frobnicate; allowed: *fraction*"),
+        ('"model_loss", expect="maybe"', "*expect='maybe' is not allowed; use one of 'recovered', 'degraded', 'unrecoverable'*"),
+        ('"model_loss", max_drop=2', "*max_drop=2 is outside [0, 1]*"),
+        ('', "*needs the incident kind as its first argument*"),
+    ],
+)
+def test_a_bad_marker_is_a_usage_error_naming_the_value(chaos: pytest.Pytester, marker: str, expected: str) -> None:
+    chaos.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.incident({marker})
+        def test_it(ml_env):
+            pass
+        """
+    )
+    for args in ((), ("--mlchaos",)):
+        result = chaos.runpytest(*args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["ERROR: bad incident marker(s):", expected])
+        assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_an_unknown_stage_fails_that_test_naming_the_stages(chaos: pytest.Pytester) -> None:
+    chaos.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.incident("pipeline_failure", stage="deploy")
+        def test_it(ml_env):
+            pass
+
+        @pytest.mark.incident("pipeline_failure", stage="train")
+        def test_good(ml_env):
+            pass
+        """
+    )
+    result = chaos.runpytest("--mlchaos")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*stage='deploy' is not one of the project's stages: 'prepare', 'train'*"])
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--mlchaos-warn-drop=abc",), "*argument --mlchaos-warn-drop: 'abc' is not a number*"),
+        (("--mlchaos-fail-drop=1.5",), "*argument --mlchaos-fail-drop: threshold='1.5' is outside [[]0, 1]*"),
+        (("--mlchaos-max-mttr=-3",), "*argument --mlchaos-max-mttr: '-3' must be a positive, finite number of seconds*"),
+        (("--mlchaos-seed=abc",), "*argument --mlchaos-seed: 'abc' is not an integer seed or 'last'*"),
+        (("--mlchaos-warn-drop=0.2", "--mlchaos-fail-drop=0.1"), "*warn_drop=0.2 is larger than fail_drop=0.1*"),
+    ],
+)
+def test_bad_options_are_usage_errors(chaos: pytest.Pytester, args: tuple[str, ...], expected: str) -> None:
+    chaos.makepyfile("def test_x(): pass")
+    result = chaos.runpytest("--mlchaos", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
+
+
+def test_a_bad_ini_threshold_is_a_usage_error(chaos: pytest.Pytester) -> None:
+    chaos.makeini("[pytest]\nmlchaos_project = toyml:project\nmlchaos_fail_drop = ten percent\n")
+    chaos.makepyfile("def test_x(): pass")
+    result = chaos.runpytest("--mlchaos")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini mlchaos_fail_drop = 'ten percent'*not a number*"])
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("toyml", "*mlchaos_project = 'toyml' is not of the form package.module:attr*"),
+        ("no_such_module_xyz:project", "*cannot import 'no_such_module_xyz'*"),
+        ("toyml:nothing_here", "*module 'toyml' has no attribute 'nothing_here'*"),
+        ("toyml:COLUMNS", "*is not an MLProject; missing: name, fingerprint, build*"),
+    ],
+)
+def test_a_bad_project_path_is_a_usage_error(chaos: pytest.Pytester, spec: str, expected: str) -> None:
+    chaos.makeini(f"[pytest]\nmlchaos_project = {spec}\n")
+    chaos.makepyfile("def test_x(): pass")
+    result = chaos.runpytest("--mlchaos")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
