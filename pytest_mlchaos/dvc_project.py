@@ -1,0 +1,601 @@
+"""``DVCProject``: plug a plain DVC pipeline repository into pytest-mlchaos, unchanged.
+
+Point it at the *source* of a DVC project (``dvc.yaml``, ``params.yaml``, code, any
+``dvc add``-ed data with their ``.dvc`` files; no ``.git`` or ``.dvc/`` needed):
+
+>>> project = DVCProject("path/to/repo")          # doctest: +SKIP
+
+``build`` makes a live repo of it (git, DVC with a copy cache, a local remote inside
+the tree, ``repro``, ``push``). Checks never trust DVC's own status (which believes a
+file whose inode, mtime and size it has seen): every out is hashed (md5, as in
+``dvc.lock``) and compared with the lock. DVC is driven through its Python API,
+imported lazily, with cwd and environment set per call and restored after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from . import failpoints
+from .artifacts import Artifacts
+from .incidents.spec import Incident
+from .project import Attempt, ProjectError, RecoveryResult
+
+REMOTE_DIR = ".dvc-remote"
+REMOTE_NAME = "mlchaos"
+CACHE_DIR = ".dvc/cache"
+LOCK_FILE = "dvc.lock"
+SITE_DIR = ".dvc/tmp/mlchaos-site"  # DVC's site cache (state, index): inside the env, gitignored by DVC
+DATA_SUFFIXES = (".csv", ".parquet")
+MODEL_SUFFIXES = (".pkl", ".joblib")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_COPY_IGNORE = shutil.ignore_patterns(".git", ".dvc", REMOTE_DIR, "__pycache__", "*.pyc")
+_GIT_ENV = {"GIT_AUTHOR_NAME": "mlchaos", "GIT_AUTHOR_EMAIL": "mlchaos@localhost",
+            "GIT_COMMITTER_NAME": "mlchaos", "GIT_COMMITTER_EMAIL": "mlchaos@localhost"}
+
+
+# -- driving DVC ------------------------------------------------------------------------------
+@contextmanager
+def dvc_environment(root: Path) -> Iterator[None]:
+    """cwd = ``root`` and a hermetic DVC environment (site cache inside ``root``, no analytics,
+    no user/system DVC config, this interpreter first on PATH for stage commands); restored after."""
+    root = Path(root).resolve()
+    changes = {
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(root / SITE_DIR),
+        "DVC_GLOBAL_CONFIG_DIR": str(root / SITE_DIR / "global"),
+        "DVC_SYSTEM_CONFIG_DIR": str(root / SITE_DIR / "system"),
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+        **_GIT_ENV,
+    }
+    saved = {key: os.environ.get(key) for key in changes}
+    cwd = os.getcwd()
+    os.environ.update(changes)
+    os.chdir(root)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def open_repo(root: Path) -> Iterator[Any]:
+    """A fresh ``dvc.repo.Repo`` for ``root`` inside ``dvc_environment`` (open a new one after files change)."""
+    from dvc.repo import Repo
+
+    with dvc_environment(root):
+        repo = Repo(str(Path(root).resolve()))
+        try:
+            yield repo
+        finally:
+            repo.close()
+
+
+def _git(root: Path, *args: str) -> str:
+    env = {**os.environ, **_GIT_ENV}
+    done = subprocess.run(["git", "-c", "commit.gpgsign=false", *args], cwd=root, env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed in {root}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def md5_file(path: Path) -> str:
+    """md5 of a file's bytes, as DVC 3 records it in ``dvc.lock`` (``hash: md5``)."""
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def object_path(store: Path, md5: str) -> Path:
+    """Where a DVC 3 cache or local remote keeps the object ``md5``."""
+    return store / "files" / "md5" / md5[:2] / md5[2:]
+
+
+# -- what the repo declares ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Out:
+    """One DVC-tracked output: path relative to the root, its stage (None for ``dvc add`` data), lock md5."""
+
+    path: str
+    stage: str | None
+    md5: str | None
+    cached: bool
+    is_dir: bool = False
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline stage with a command: ``target`` is what ``repro`` takes; deps relative to the root."""
+
+    name: str
+    target: str
+    cmd: str
+    wdir: str
+    deps: tuple[str, ...]
+    outs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The pipeline as DVC resolves it (templating, ``wdir``, ``.dvc`` files), stages in run order."""
+
+    stages: tuple[Stage, ...]
+    outs: tuple[Out, ...]
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise ProjectError(f"unknown stage {name!r}; stages: {', '.join(s.name for s in self.stages)}")
+
+
+def read_layout(root: Path) -> Layout:
+    """Stages in execution order and every out with the md5 its ``dvc.lock`` / ``.dvc`` file records."""
+    import networkx as nx
+
+    with open_repo(root) as repo:
+        index = repo.index
+        stages = list(index.stages)
+        position = {stage: i for i, stage in enumerate(stages)}
+        graph = index.graph
+        ordered = list(nx.lexicographical_topological_sort(graph.reverse(copy=True), key=lambda s: position[s]))
+        base = Path(repo.root_dir)
+        pipeline: list[Stage] = []
+        outs: list[Out] = []
+        for stage in ordered:
+            named = getattr(stage, "name", None) if stage.cmd else None
+            out_paths = []
+            for out in stage.outs:
+                rel = Path(out.fs_path).relative_to(base).as_posix()
+                out_paths.append(rel)
+                md5 = out.hash_info.value if out.hash_info and out.hash_info.name in ("md5", "md5-dos2unix") else None
+                outs.append(Out(rel, named, md5, bool(out.use_cache), bool(out.hash_info and out.hash_info.isdir)))
+            if named:
+                deps = tuple(Path(d.fs_path).relative_to(base).as_posix() for d in stage.deps)
+                pipeline.append(Stage(named, stage.addressing, stage.cmd if isinstance(stage.cmd, str)
+                                      else " && ".join(stage.cmd), Path(stage.wdir).relative_to(base).as_posix(),
+                                      deps, tuple(out_paths)))
+    return Layout(tuple(pipeline), tuple(outs))
+
+
+# -- damage --------------------------------------------------------------------------------------
+@dataclass
+class Damage:
+    """What differs from the lock: workspace outs, cache objects, remote objects (each path -> problem)."""
+
+    workspace: dict[str, str]
+    cache: dict[str, str]
+    remote: dict[str, str]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.workspace or self.cache or self.remote)
+
+    def problems(self) -> list[str]:
+        return ([f"{rel}: {why}" for rel, why in self.workspace.items()]
+                + [f"{CACHE_DIR} object {md5} ({why})" for md5, why in self.cache.items()]
+                + [f"{REMOTE_DIR} object {md5} ({why})" for md5, why in self.remote.items()])
+
+
+def _dir_entries(root: Path, md5: str) -> list[dict[str, str]] | None:
+    """The file list of a directory out, from an intact ``.dir`` object in the cache or the remote."""
+    for store in (root / CACHE_DIR, root / REMOTE_DIR):
+        if _object_problem(store, md5) is None:
+            try:
+                entries = json.loads(object_path(store, md5).read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(entries, list):
+                return entries
+    return None
+
+
+def _object_problem(store: Path, md5: str) -> str | None:
+    path = object_path(store, md5)
+    if not path.is_file():
+        return "missing"
+    if md5_file(path) != md5.removesuffix(".dir"):
+        return "content does not match its md5"
+    return None
+
+
+def scan(root: Path, layout: Layout, remote: bool = True) -> Damage:
+    """Hash every locked out, cache object and (if ``remote``) remote object; compare with the lock."""
+    root = Path(root)
+    damage = Damage({}, {}, {})
+    objects: dict[str, str] = {}  # md5 -> out path, for cached outs
+    for out in layout.outs:
+        if out.md5 is None:
+            damage.workspace[out.path] = "not recorded in dvc.lock"
+            continue
+        path = root / out.path
+        if out.is_dir:
+            entries = _dir_entries(root, out.md5)
+            if out.cached:
+                objects[out.md5] = out.path
+            if entries is None:
+                damage.workspace[out.path] = "directory listing unavailable (cache and remote lost)"
+                continue
+            for entry in entries:
+                sub = f"{out.path}/{entry['relpath']}"
+                if out.cached:
+                    objects[entry["md5"]] = sub
+                _check_file(root / sub, entry["md5"], sub, damage)
+            continue
+        if out.cached:
+            objects[out.md5] = out.path
+        _check_file(path, out.md5, out.path, damage)
+    for md5 in objects:
+        problem = _object_problem(root / CACHE_DIR, md5)
+        if problem:
+            damage.cache[md5] = problem
+        if remote and (root / REMOTE_DIR).is_dir():
+            problem = _object_problem(root / REMOTE_DIR, md5)
+            if problem:
+                damage.remote[md5] = problem
+    if remote and not (root / REMOTE_DIR).is_dir():
+        damage.remote["*"] = f"remote directory {REMOTE_DIR} is missing"
+    return damage
+
+
+def _check_file(path: Path, md5: str, rel: str, damage: Damage) -> None:
+    if not path.is_file():
+        damage.workspace[rel] = "missing"
+    elif md5_file(path) != md5:
+        damage.workspace[rel] = "md5 differs from dvc.lock"
+
+
+# -- the project ---------------------------------------------------------------------------------
+class DVCProject:
+    """A generic ``MLProject`` for a plain DVC pipeline repository.
+
+    - ``source``: the project's directory (``dvc.yaml`` required); it is copied, never written.
+    - ``metrics_file``: the JSON metrics file a stage writes (numbers, nested keys joined by ``.``).
+    - ``model_files`` / ``data_files``: outs to treat as models / data; by default outs ending in
+      ``.pkl``/``.joblib`` / ``.csv``/``.parquet``.
+    - ``lower_is_better``: metric names where a rise is the degradation (e.g. ``("rmse",)``).
+    """
+
+    def __init__(self, source: str | Path, *, metrics_file: str = "metrics.json",
+                 model_files: Sequence[str] | None = None, data_files: Sequence[str] | None = None,
+                 name: str | None = None, lower_is_better: Iterable[str] = ()) -> None:
+        src = Path(source).expanduser()
+        if not (src / "dvc.yaml").is_file():
+            raise ProjectError(f"DVCProject source {str(source)!r} is not a directory with a dvc.yaml")
+        for label, value in (("model_files", model_files), ("data_files", data_files)):
+            if value is not None and (isinstance(value, str) or not all(isinstance(v, str) for v in value)):
+                raise ProjectError(f"DVCProject {label}={value!r}: expected a list of paths relative to the repo root")
+        if not isinstance(metrics_file, str) or not metrics_file:
+            raise ProjectError(f"DVCProject metrics_file={metrics_file!r}: expected a path relative to the repo root")
+        self.source = src.resolve()
+        self.metrics_file = metrics_file
+        self.model_files = tuple(model_files) if model_files is not None else None
+        self.data_files = tuple(data_files) if data_files is not None else None
+        self.name = name or self.source.name
+        self.lower_is_better = frozenset(lower_is_better)
+        self._layouts: dict[str, Layout] = {}
+
+    def __repr__(self) -> str:
+        return f"DVCProject({str(self.source)!r}, name={self.name!r})"
+
+    # -- baseline ----------------------------------------------------------------------------
+    def fingerprint(self) -> str:
+        """Changes with any file of the source tree, the options, this adapter or the DVC version."""
+        from importlib.metadata import version
+
+        h = hashlib.sha256()
+        for path in sorted(p for p in self.source.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                           and not {".git", ".dvc", REMOTE_DIR} & set(p.relative_to(self.source).parts)):
+            h.update(path.relative_to(self.source).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        h.update(Path(__file__).read_bytes())
+        h.update(repr((version("dvc"), self.metrics_file, self.model_files, self.data_files)).encode())
+        return h.hexdigest()[:20]
+
+    def build(self, root: Path) -> None:
+        """Copy the source to ``root``; git init; dvc init (copy cache, local remote); commit data; repro; push."""
+        from dvc.repo import Repo
+
+        root = Path(root)
+        if root.exists() and any(root.iterdir()):
+            raise ProjectError(f"DVCProject.build: {root} is not empty")
+        shutil.copytree(self.source, root, ignore=_COPY_IGNORE, dirs_exist_ok=True)
+        _git(root, "init", "-q")
+        with dvc_environment(root):
+            Repo.init(str(root.resolve())).close()
+        with open_repo(root) as repo:
+            with repo.config.edit() as conf:
+                conf["core"]["remote"] = REMOTE_NAME
+                conf["cache"]["type"] = "copy"
+                conf["remote"][REMOTE_NAME] = {"url": REMOTE_DIR}  # DVC stores it relative to .dvc/config
+        with (root / ".gitignore").open("a") as fh:
+            fh.write(f"\n/{REMOTE_DIR}\n")
+        sources = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.dvc") if p.is_file())
+        with open_repo(root) as repo:
+            for target in sources:  # data added with `dvc add`: put the shipped file into the cache
+                repo.commit(target, force=True)
+        with open_repo(root) as repo:
+            repo.reproduce()
+        with open_repo(root) as repo:
+            repo.push()
+        _git(root, "add", "-A")
+        _git(root, "commit", "-q", "-m", f"baseline of {self.name}")
+        damage = scan(root, self.layout(root, fresh=True))
+        if not damage.clean:
+            raise ProjectError(f"DVCProject.build of {self.source}: not consistent after repro and push: "
+                               + "; ".join(damage.problems()))
+
+    def relocate(self, root: Path, old_root: Path) -> None:
+        """Drop the copied site cache (keyed by the old path); check that nothing holds ``old_root``."""
+        shutil.rmtree(Path(root) / SITE_DIR, ignore_errors=True)
+        old = str(Path(old_root).resolve()).encode()
+        for rel in (".dvc/config", LOCK_FILE, ".git/config"):
+            path = Path(root) / rel
+            if path.is_file() and old in path.read_bytes():
+                raise ProjectError(f"{rel} in {root} holds the absolute path {old_root}; DVCProject keeps paths relative")
+
+    def layout(self, root: Path, *, fresh: bool = False) -> Layout:
+        """The pipeline layout of ``root`` (cached by the content of dvc.yaml, dvc.lock and .dvc files)."""
+        root = Path(root)
+        h = hashlib.sha256()
+        for rel in ("dvc.yaml", LOCK_FILE):
+            if (root / rel).is_file():
+                h.update((root / rel).read_bytes())
+        for path in sorted(root.glob("**/*.dvc")):
+            if path.is_file() and ".dvc" not in path.relative_to(root).parts[:-1]:
+                h.update(path.read_bytes())
+        key = h.hexdigest()
+        if fresh or key not in self._layouts:
+            self._layouts[key] = read_layout(root)
+        return self._layouts[key]
+
+    def artifacts(self, root: Path) -> Artifacts:
+        layout = self.layout(root)
+        paths = [out.path for out in layout.outs if not out.is_dir]
+        data = self.data_files if self.data_files is not None else tuple(p for p in paths if p.endswith(DATA_SUFFIXES))
+        models = (self.model_files if self.model_files is not None
+                  else tuple(p for p in paths if p.endswith(MODEL_SUFFIXES)))
+        sources = [out.path for out in layout.outs if out.stage is None]  # raw data first
+        data = tuple(sorted(data, key=lambda p: (p not in sources, paths.index(p) if p in paths else len(paths))))
+        return Artifacts(
+            data=data, models=models, stages=tuple(s.name for s in layout.stages),
+            stage_outputs={s.name: s.outs for s in layout.stages},
+            tracked=tuple(dict.fromkeys([*paths, *data, *models])),
+            metrics_file=self.metrics_file, lock_file=LOCK_FILE, dvc_cache=CACHE_DIR, dvc_remote=REMOTE_DIR,
+        )
+
+    # -- checks ------------------------------------------------------------------------------
+    def evaluate(self, root: Path) -> dict[str, float]:
+        """Re-run the stage that writes ``metrics_file`` in a scratch copy of its deps; read the metrics.
+
+        The environment is not touched: only the stage's deps (and ``params.yaml``) are copied to
+        a temp dir, where its command runs with this interpreter first on PATH.
+        """
+        root = Path(root)
+        stage = self._metrics_stage(root)
+        with tempfile.TemporaryDirectory(prefix="mlchaos-eval-") as scratch:
+            work = Path(scratch)
+            for rel in (*stage.deps, "params.yaml"):
+                src = root / rel
+                if src.is_dir():
+                    shutil.copytree(src, work / rel)
+                elif src.is_file():
+                    (work / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, work / rel)
+                elif rel != "params.yaml":
+                    raise FileNotFoundError(f"stage {stage.name!r} needs {rel}, which is missing in {root}")
+            (work / stage.wdir).mkdir(parents=True, exist_ok=True)
+            env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+            done = subprocess.run(stage.cmd, shell=True, cwd=work / stage.wdir, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"stage {stage.name!r} ({stage.cmd}) failed with exit code {done.returncode}: "
+                                   f"{done.stderr.strip()[-800:]}")
+            return _numbers(json.loads((work / self.metrics_file).read_text()))
+
+    def _metrics_stage(self, root: Path) -> Stage:
+        for stage in self.layout(root).stages:
+            if self.metrics_file in stage.outs:
+                return stage
+        raise ProjectError(f"no stage of {root / 'dvc.yaml'} writes metrics_file={self.metrics_file!r}")
+
+    def detect(self, root: Path) -> list[str]:
+        """Outs whose md5 differs from dvc.lock or that are missing; missing or corrupt cache/remote objects."""
+        return scan(Path(root), self.layout(root)).problems()
+
+    def check_model(self, root: Path) -> str | None:
+        """None if every model file loads (joblib) and, when it can say its width, predicts one row."""
+        import joblib
+
+        for rel in self.artifacts(root).models:
+            try:
+                model = joblib.load(Path(root) / rel)
+                width = getattr(model, "n_features_in_", None)
+                if width is not None and hasattr(model, "predict"):
+                    import numpy as np
+
+                    with warnings.catch_warnings():  # e.g. "X does not have valid feature names"
+                        warnings.simplefilter("ignore")
+                        model.predict(np.zeros((1, int(width))))
+            except Exception as exc:  # any failure to load or predict is the answer
+                return f"{rel} does not load and predict: {type(exc).__name__}: {exc}"
+        return None
+
+    # -- acting ------------------------------------------------------------------------------
+    def run_stage(self, root: Path, stage: str) -> None:
+        """``dvc repro`` of one stage (failpoints checked first, and again after its outs are removed)."""
+        info = self.layout(root).stage(stage)
+        failpoints.hit(root, stage)
+        for rel in info.outs:
+            _remove(Path(root) / rel)
+        failpoints.hit(root, stage, "write")
+        with open_repo(root) as repo:
+            repo.reproduce(info.target, single_item=True, force=True)
+
+    def recover(self, root: Path, incidents: Sequence[Incident]) -> RecoveryResult:
+        """The recovery manager: checkout from cache, fetch from the remote, repro, re-cache, push; each verified by md5."""
+        return _Recovery(Path(root), self.layout(root)).run()
+
+
+def _numbers(data: Any, prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            out.update(_numbers(value, f"{prefix}{key}."))
+    elif isinstance(data, (int, float)) and not isinstance(data, bool):
+        out[prefix.rstrip(".")] = float(data)
+    return out
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+class _Recovery:
+    """One recovery run: strategies in order of cost, each recorded as an ``Attempt`` and verified by md5."""
+
+    def __init__(self, root: Path, layout: Layout) -> None:
+        self.root = root
+        self.layout = layout  # read before any repair: the lock recovery must restore
+        self.attempts: list[Attempt] = []
+
+    def run(self) -> RecoveryResult:
+        start = time.perf_counter()
+        damage = scan(self.root, self.layout)
+        if damage.clean:
+            return RecoveryResult(True, "none", seconds=time.perf_counter() - start,
+                                  message="nothing to repair: every out matches dvc.lock")
+        cached = {o.path for o in self.layout.outs if o.cached}
+        self._purge(damage.cache)  # DVC would copy a corrupt object back: it does not rehash read-only objects
+        if any(rel in cached for rel in damage.workspace) and not damage.cache:
+            damage = self._try("dvc_checkout", self._checkout, damage)
+        if damage.cache or any(rel in cached for rel in damage.workspace):
+            damage = self._try("dvc_fetch", self._fetch, damage)
+        if any(self._stage_of(rel) for rel in damage.workspace):
+            damage = self._try("dvc_repro", self._repro, damage)
+        if damage.cache and not damage.workspace:
+            damage = self._try("dvc_commit", self._commit, damage)
+        if damage.remote and not damage.cache and not damage.workspace:
+            damage = self._try("dvc_push", self._push, damage)
+        used = [a.strategy for a in self.attempts if a.succeeded]
+        message = "" if damage.clean else "still damaged: " + "; ".join(damage.problems())
+        return RecoveryResult(damage.clean, "+".join(used) or None, tuple(self.attempts),
+                              time.perf_counter() - start, message)
+
+    def _try(self, name: str, action: Callable[[Damage], None], before: Damage) -> Damage:
+        start = time.perf_counter()
+        error = None
+        try:
+            action(before)
+        except Exception as exc:  # a failed strategy is recorded, and the next one tried
+            error = f"{type(exc).__name__}: {_ANSI.sub('', str(exc)).strip()[:300]}"
+        after = scan(self.root, self.layout)
+        fixed = _fixed(before, after)
+        ok = error is None and bool(fixed) and _no_worse(before, after)
+        if error is None and not ok:
+            error = "verification by md5 failed: " + ("; ".join(after.problems()[:4]) or "nothing changed")
+        self.attempts.append(Attempt(name, ok, time.perf_counter() - start, error))
+        return after
+
+    def _purge(self, cache: Mapping[str, str]) -> None:
+        for md5, problem in cache.items():
+            if problem != "missing":
+                path = object_path(self.root / CACHE_DIR, md5)
+                path.chmod(0o644)
+                path.unlink()
+
+    def _stage_of(self, rel: str) -> Stage | None:
+        for stage in self.layout.stages:
+            if any(rel == out or rel.startswith(out + "/") for out in stage.outs):
+                return stage
+        return None
+
+    def _damaged_outs(self, damage: Damage) -> list[str]:
+        outs = {o.path for o in self.layout.outs if o.cached}
+        return sorted(out for out in outs for rel in damage.workspace if rel == out or rel.startswith(out + "/"))
+
+    def _checkout(self, damage: Damage) -> None:
+        """Move damaged files aside (else DVC trusts its state db: inode, mtime, size), check out, and put
+        back whatever DVC could not replace, so a failed attempt leaves the evidence as it was."""
+        targets = self._damaged_outs(damage)
+        aside = self.root / SITE_DIR / "quarantine"
+        moved = []
+        for rel in damage.workspace:
+            if (self.root / rel).exists():
+                (aside / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self.root / rel, aside / rel)
+                moved.append(rel)
+        try:
+            with open_repo(self.root) as repo:
+                repo.checkout(targets=targets, force=True)
+        finally:
+            for rel in moved:
+                if not (self.root / rel).exists():
+                    (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(aside / rel, self.root / rel)
+            shutil.rmtree(aside, ignore_errors=True)
+
+    def _fetch(self, damage: Damage) -> None:
+        with open_repo(self.root) as repo:
+            repo.fetch(remote=REMOTE_NAME)
+        if self._damaged_outs(damage):
+            self._checkout(damage)
+
+    def _commit(self, damage: Damage) -> None:
+        """Re-save the workspace (verified equal to dvc.lock by md5) into the cache."""
+        with open_repo(self.root) as repo:
+            repo.commit(force=True)
+
+    def _repro(self, damage: Damage) -> None:
+        stages = {self._stage_of(rel) for rel in damage.workspace} - {None}
+        for stage in self.layout.stages:  # in pipeline order
+            if stage in stages:
+                for rel in stage.outs:
+                    if any(d == rel or d.startswith(rel + "/") for d in damage.workspace):
+                        _remove(self.root / rel)  # so DVC sees them gone, whatever its state db says
+                with open_repo(self.root) as repo:
+                    repo.reproduce(stage.target)
+
+    def _push(self, damage: Damage) -> None:
+        for md5, problem in damage.remote.items():
+            if md5 != "*" and problem != "missing":
+                path = object_path(self.root / REMOTE_DIR, md5)
+                path.chmod(0o644)
+                path.unlink()
+        with open_repo(self.root) as repo:
+            repo.push(remote=REMOTE_NAME)
+
+
+def _fixed(before: Damage, after: Damage) -> list[str]:
+    return ([k for k in before.workspace if k not in after.workspace] + [k for k in before.cache if k not in after.cache]
+            + [k for k in before.remote if k not in after.remote])
+
+
+def _no_worse(before: Damage, after: Damage) -> bool:
+    return (set(after.workspace) <= set(before.workspace) and set(after.cache) <= set(before.cache)
+            and set(after.remote) <= set(before.remote))
+
+
+__all__ = ["DVCProject", "Damage", "Layout", "dvc_environment", "md5_file", "open_repo", "read_layout", "scan"]
