@@ -1,10 +1,11 @@
 """Fault injection, usable without pytest: incident specs, the registry, the built-in injectors.
 
->>> from pytest_mlchaos.incidents import Incident, builtin_registry
+>>> from pytest_mlchaos.incidents import Incident, builtin_registry, inject
 """
 
 from __future__ import annotations
 
+from .api import inject
 from .registry import FunctionInjector, IncidentRegistry, InjectionContext, Injector, file_digest
 from .spec import ContainmentError, Incident, IncidentError, Injection, Param, derive_seed
 
@@ -22,6 +23,7 @@ __all__ = [
     "builtin_registry",
     "derive_seed",
     "file_digest",
+    "inject",
     "set_active_registry",
 ]
 
