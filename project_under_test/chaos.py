@@ -1,0 +1,96 @@
+"""The ``MLProject`` adapter that lets pytest-mlchaos build, break and check this system.
+
+``project`` is what ``mlchaos_project = project_under_test.chaos:project`` names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Sequence
+
+from pytest_mlchaos.artifacts import Artifacts
+from pytest_mlchaos.incidents.spec import Incident
+from pytest_mlchaos.project import RecoveryResult
+
+from . import layout
+from .models import LOWER_IS_BETTER
+
+
+class ChurnProject:
+    """The reference system as an ``MLProject``: one environment per root, built like ``mlops init``."""
+
+    name = "project_under_test"
+    lower_is_better = LOWER_IS_BETTER
+
+    def fingerprint(self) -> str:
+        from .config import Config
+
+        h = hashlib.sha256()
+        package = Path(__file__).parent
+        for path in sorted(package.glob("*.py")) + sorted(package.glob("*.yaml")):
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+        h.update(json.dumps(Config().to_dict(), sort_keys=True).encode())
+        for dist in ("dvc", "mlflow", "scikit-learn", "pandas", "numpy"):
+            try:
+                h.update(f"{dist}={metadata.version(dist)}".encode())
+            except metadata.PackageNotFoundError:
+                h.update(f"{dist}=none".encode())
+        return h.hexdigest()[:16]
+
+    def build(self, root: Path) -> None:
+        from .environment import init
+
+        init(Path(root))
+
+    def relocate(self, root: Path, old_root: Path) -> None:
+        from .tracking import rewrite_paths
+
+        root = Path(root)
+        for db in (root / layout.MLFLOW_DB, root / layout.BACKUPS / layout.MLFLOW_DB):
+            rewrite_paths(db, Path(old_root), root)
+
+    def artifacts(self, root: Path) -> Artifacts:
+        return Artifacts(
+            data=layout.DATA_FILES, models=layout.MODEL_FILES, stages=layout.STAGES,
+            stage_outputs=dict(layout.STAGE_OUTPUTS), metrics_file=layout.METRICS, lock_file=layout.LOCK,
+            dvc_cache=layout.DVC_CACHE, dvc_remote=layout.DVC_REMOTE, backups=layout.BACKUPS,
+            mlflow_db=layout.MLFLOW_DB, registry_model=layout.REGISTERED_MODEL, registry_alias=layout.ALIAS,
+        )
+
+    def evaluate(self, root: Path) -> dict[str, float]:
+        """Metrics of ``models/model.pkl`` on ``data/processed/test.csv``, recomputed (raises naming a broken file)."""
+        from .models import scalar_metrics
+        from .stages import compute_metrics
+
+        return scalar_metrics(compute_metrics(Path(root)))
+
+    def detect(self, root: Path) -> list[str]:
+        from .health import detect
+
+        return detect(Path(root))
+
+    def recover(self, root: Path, incidents: Sequence[Incident]) -> RecoveryResult:
+        from .recovery import RecoveryManager
+
+        return RecoveryManager(Path(root)).recover(incidents)
+
+    def run_stage(self, root: Path, stage: str) -> None:
+        from .stages import run_stage
+
+        run_stage(Path(root), stage)
+
+    def check_model(self, root: Path) -> str | None:
+        from .health import check_file
+
+        if not (Path(root) / layout.MODEL).is_file():
+            return f"{layout.MODEL}: missing"
+        why = check_file(Path(root), layout.MODEL, None)
+        return f"{layout.MODEL}: {why}" if why else None
+
+
+project = ChurnProject()

@@ -1,0 +1,164 @@
+"""DVC through its Python API, confined to one environment; plus the lock/cache facts we check ourselves."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .layout import DVC_CACHE, DVC_REMOTE, LOCK, SITE_CACHE
+
+
+class LockError(ValueError):
+    """``dvc.lock`` is missing or not a lock file; the message names it."""
+
+
+@contextlib.contextmanager
+def dvc_session(root: Path) -> Iterator[Any]:
+    """A fresh ``dvc.repo.Repo`` of ``root`` with the cwd and DVC's env confined to it; both restored after."""
+    from dvc.repo import Repo
+
+    root = Path(root).resolve()
+    saved_env = {k: os.environ.get(k) for k in ("DVC_SITE_CACHE_DIR", "DVC_NO_ANALYTICS")}
+    saved_cwd = os.getcwd()
+    os.environ["DVC_SITE_CACHE_DIR"] = str(root / SITE_CACHE)
+    os.environ["DVC_NO_ANALYTICS"] = "1"
+    os.chdir(root)
+    dvc_logger = logging.getLogger("dvc")
+    saved_level = dvc_logger.level
+    dvc_logger.setLevel(logging.WARNING)
+    repo = None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            repo = Repo(str(root))
+            yield repo
+    finally:
+        if repo is not None:
+            repo.close()
+        os.chdir(saved_cwd)
+        dvc_logger.setLevel(saved_level)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def init_repo(root: Path) -> None:
+    """``dvc init`` plus this system's config: copy cache links, a local remote with a relative url."""
+    from dvc.repo import Repo
+
+    saved = os.environ.get("DVC_NO_ANALYTICS")
+    os.environ["DVC_NO_ANALYTICS"] = "1"
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            Repo.init(str(root)).close()
+    finally:
+        if saved is None:
+            os.environ.pop("DVC_NO_ANALYTICS", None)
+    with dvc_session(root) as repo:
+        with repo.config.edit() as conf:
+            conf["cache"]["type"] = "copy"
+            conf["core"]["remote"] = "local"
+            conf["core"]["autostage"] = False
+            conf["remote"]["local"] = {"url": DVC_REMOTE}  # relative to the cwd (root); DVC stores it relative to .dvc/
+    (root / DVC_REMOTE).mkdir(parents=True, exist_ok=True)
+
+
+def commit_stages(root: Path, stages: tuple[str, ...] | list[str]) -> None:
+    """Record ``stages``' current outputs in ``dvc.lock`` and the cache (``dvc commit -f``)."""
+    with dvc_session(root) as repo:
+        for stage in stages:
+            repo.commit(stage, force=True)
+
+
+def push(root: Path) -> None:
+    """Push every locked output in the cache to the local remote."""
+    with dvc_session(root) as repo:
+        repo.push()
+
+
+# -- facts we check ourselves (DVC trusts inode/mtime, we hash) ------------------------------------------
+def md5_file(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class LockedOut:
+    stage: str
+    path: str
+    md5: str
+    size: int | None
+
+
+def read_lock(root: Path) -> dict[str, Any]:
+    import yaml
+
+    path = Path(root) / LOCK
+    if not path.is_file():
+        raise LockError(f"{path}: missing (run `mlops init` or restore it from git)")
+    try:
+        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise LockError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("stages"), dict):
+        raise LockError(f"{path}: not a DVC lock file (no 'stages' mapping)")
+    return data
+
+
+def locked_outs(root: Path, lock: dict[str, Any] | None = None) -> dict[str, LockedOut]:
+    """Every output ``dvc.lock`` records, by path."""
+    lock = read_lock(root) if lock is None else lock
+    outs: dict[str, LockedOut] = {}
+    for stage, entry in lock["stages"].items():
+        for out in (entry or {}).get("outs", []) or []:
+            if not isinstance(out, dict) or not isinstance(out.get("md5"), str) or "path" not in out:
+                raise LockError(f"{Path(root) / LOCK}: stage {stage!r} has a malformed output entry")
+            outs[out["path"]] = LockedOut(stage, out["path"], out["md5"], out.get("size"))
+    return outs
+
+
+def object_path(store: Path, md5: str) -> Path:
+    """Where DVC 3 keeps the object ``md5`` in a cache or local remote."""
+    return store / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def cache_object(root: Path, md5: str) -> Path:
+    return object_path(Path(root) / DVC_CACHE, md5)
+
+
+def remote_object(root: Path, md5: str) -> Path:
+    return object_path(Path(root) / DVC_REMOTE, md5)
+
+
+def place_verified(source: Path, dest: Path, md5: str) -> None:
+    """Copy ``source`` to ``dest`` atomically, only if its content has ``md5``; ValueError otherwise."""
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: not there")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".restore")
+    shutil.copyfile(source, tmp)
+    got = md5_file(tmp)
+    if got != md5:
+        tmp.unlink()
+        raise ValueError(f"{source}: md5 {got[:12]} is not the locked {md5[:12]}")
+    if dest.exists():
+        dest.chmod(stat.S_IWUSR | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    os.replace(tmp, dest)
+
+
+def store_object(source: Path, store_obj: Path, md5: str) -> None:
+    """Put a verified copy of ``source`` as a read-only object (as DVC does)."""
+    place_verified(source, store_obj, md5)
+    store_obj.chmod(0o444)

@@ -1,0 +1,107 @@
+"""Building an environment (``mlops init``) and training a new model into it (``mlops train``)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import backups, config as config_mod, dvcops, gitops, stages, tracking
+from .layout import DVC_YAML, GITIGNORE, LOCK, MODEL, PARAMS, TRAIN
+from .log import get_logger
+
+log = get_logger("environment")
+
+
+class EnvironmentError_(RuntimeError):
+    """A directory that is not (or cannot become) an environment; the message names it."""
+
+
+def is_environment(root: Path) -> bool:
+    root = Path(root)
+    return (root / DVC_YAML).is_file() and (root / ".dvc").is_dir() and (root / ".git").exists()
+
+
+def require_environment(root: Path) -> Path:
+    root = Path(root)
+    if not root.exists():
+        raise EnvironmentError_(f"{root}: no such directory")
+    if not root.is_dir():
+        raise EnvironmentError_(f"{root}: not a directory")
+    if not is_environment(root):
+        raise EnvironmentError_(f"{root}: not an mlops environment (no {DVC_YAML}, .dvc/ or .git); create one with `mlops init DIR`")
+    return root.resolve()
+
+
+def _log_to_mlflow(root: Path, cfg: config_mod.Config, promote: str, cross_validate: bool) -> tracking.VersionInfo:
+    import json
+
+    from . import data
+    from .models import Trainer, load_estimator, scalar_metrics
+
+    metrics = scalar_metrics(json.loads((root / "metrics.json").read_text()))
+    if cross_validate:
+        features, target = data.features_and_target(data.read_csv(root / TRAIN))
+        metrics.update(Trainer(cfg.train).cross_validate(features, target))
+    params = {f"{section}.{k}": v for section, values in cfg.to_dict().items() for k, v in values.items()}
+    return tracking.log_training(root, load_estimator(root / MODEL), params, metrics, root / MODEL, promote=promote)
+
+
+def init(root: Path, rows: int | None = None, seed: int | None = None, *, cross_validate: bool = True) -> dict[str, Any]:
+    """Create git, DVC (+ remote), the MLflow store; run the pipeline; register the model; snapshot ``baseline``."""
+    from .versioning import VersionController
+
+    root = Path(root)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise EnvironmentError_(f"{root}: exists and is not an empty directory; `mlops init` needs a new or empty one")
+    cfg = config_mod.with_overrides(config_mod.Config(), rows=rows, seed=seed)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    root.mkdir(parents=True, exist_ok=True)
+    root = root.resolve()
+    gitops.init(root)
+    (root / ".gitignore").write_text(GITIGNORE)
+    config_mod.dump(cfg, root)
+    shutil.copyfile(str(resources.files("project_under_test") / "pipeline.yaml"), root / DVC_YAML)
+    dvcops.init_repo(root)
+    timings["git+dvc"] = time.perf_counter() - t
+    t = time.perf_counter()
+    stages.run_pipeline(root)
+    timings["pipeline"] = time.perf_counter() - t
+    t = time.perf_counter()
+    dvcops.push(root)
+    timings["push"] = time.perf_counter() - t
+    t = time.perf_counter()
+    info = _log_to_mlflow(root, cfg, "always", cross_validate)
+    timings["mlflow"] = time.perf_counter() - t
+    t = time.perf_counter()
+    backups.rebuild(root)
+    gitops.commit_all(root, f"mlops init: {cfg.data.rows} rows, seed {cfg.data.seed}")
+    VersionController(root).create_snapshot("baseline", "state after mlops init")
+    timings["snapshot"] = time.perf_counter() - t
+    return {"root": str(root), "run_id": info.run_id, "model_version": info.version, "timings": timings}
+
+
+def train(root: Path, overrides: dict[str, Any] | None = None, *, promote: str = "if_not_worse",
+          cross_validate: bool = True) -> dict[str, Any]:
+    """Retrain with ``train.*`` overrides written to ``params.yaml``, log and register; move the alias unless worse."""
+    from dataclasses import replace
+
+    root = require_environment(root)
+    cfg = config_mod.load(root)
+    if overrides:
+        known = set(cfg.train.__dataclass_fields__)
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise config_mod.ConfigError(f"unknown train parameters {unknown}; allowed: {sorted(known)}")
+        cfg = replace(cfg, train=replace(cfg.train, **overrides)).validate()
+    config_mod.dump(cfg, root)
+    stages.run_pipeline(root, "train")
+    dvcops.push(root)
+    info = _log_to_mlflow(root, cfg, promote, cross_validate)
+    backups.rebuild(root)
+    gitops.commit_all(root, f"mlops train: {overrides or 'defaults'} -> version {info.version}")
+    return {"run_id": info.run_id, "model_version": info.version, "promoted": info.promoted,
+            "lock": LOCK, "params": PARAMS}

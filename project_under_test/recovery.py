@@ -1,0 +1,373 @@
+"""The recovery manager: strategy chains driven by what the health checks find, each attempt verified.
+
+An attempt counts only when the files it restored hash to the md5 ``dvc.lock`` records (or,
+for a repair, the pipeline re-locked them) and the model loads and predicts. Stable strategy
+names: backup, dvc_cache, dvc_remote, snapshot, repair, mlflow_registry, clear_locks,
+reset_outputs, rerun_pipeline, restore_lock, restore_mlflow_db, refetch_cache, repush_remote,
+rebuild_backups, restore_alias.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from pytest_mlchaos.project import Attempt, RecoveryResult
+
+from . import backups, gitops, health, tracking
+from .dvcops import (LockError, cache_object, locked_outs, md5_file, place_verified, read_lock,
+                     remote_object, store_object)
+from .health import Problem
+from .layout import (DATA_FILES, DVC_LOCKS, FAILED_DIR, LOCK, METRICS, MLFLOW_DB, MODEL, MODEL_FILES, RAW,
+                     STAGES, downstream, stage_of)
+from .log import get_logger
+
+log = get_logger("recovery")
+FILE_KINDS = ("missing", "digest", "model", "invalid")
+
+
+class StrategyFailed(RuntimeError):
+    """A strategy that ran but did not produce a verified result."""
+
+
+class RecoveryManager:
+    """Repairs the environment at ``root``; ``recover`` returns the account as a ``RecoveryResult``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.attempts: list[Attempt] = []
+        self.wins: list[str] = []
+        self.unrecovered: list[str] = []
+        self.lock_changed = False
+
+    # -- bookkeeping ---------------------------------------------------------------------------------
+    def _try(self, strategy: str, action: Callable[[], Any]) -> bool:
+        start = time.perf_counter()
+        try:
+            action()
+        except Exception as exc:  # every failure of a strategy is recorded, then the chain moves on
+            self.attempts.append(Attempt(strategy, False, time.perf_counter() - start, f"{type(exc).__name__}: {exc}"[:300]))
+            log.info("strategy %s failed: %s", strategy, exc)
+            return False
+        self.attempts.append(Attempt(strategy, True, time.perf_counter() - start))
+        if strategy not in self.wins:
+            self.wins.append(strategy)
+        return True
+
+    def _chain(self, what: str, chain: list[tuple[str, Callable[[], Any]]]) -> bool:
+        for strategy, action in chain:
+            if self._try(strategy, action):
+                return True
+        self.unrecovered.append(f"{what}: every strategy failed ({', '.join(s for s, _ in chain)})")
+        return False
+
+    def _scan(self) -> list[Problem]:
+        return health.scan(self.root)
+
+    def _outs(self) -> dict[str, Any]:
+        return locked_outs(self.root)
+
+    # -- the entry point ----------------------------------------------------------------------------
+    def recover(self, incidents: Sequence[Any] = ()) -> RecoveryResult:
+        start = time.perf_counter()
+        problems = self._scan()
+        hinted = {str(getattr(i, "param", lambda *_: None)("stage")) for i in incidents
+                  if getattr(i, "kind", None) == "pipeline_failure"} & set(STAGES)
+        if not problems and not hinted:
+            return RecoveryResult(True, "none", (), time.perf_counter() - start, "healthy: nothing to recover")
+        kinds = {p.kind for p in problems}
+        if "lock" in kinds:
+            self._chain(LOCK, [("restore_lock", self._restore_lock)])
+        if "mlflow_db" in kinds:
+            self._chain(MLFLOW_DB, [("restore_mlflow_db", self._restore_mlflow_db)])
+        failed = {p.path.rsplit("/", 1)[-1].removesuffix(".json") for p in problems if p.kind == "failed_stage"}
+        failed = (failed | hinted) & set(STAGES)
+        if failed or "stale_lock" in kinds:
+            self._pipeline(failed)
+        self._files()
+        self._stores()
+        if self.lock_changed:
+            self._try("rebuild_backups", self._rebuild_backups)
+        remaining = self._scan()
+        seconds = time.perf_counter() - start
+        if remaining:
+            reasons = self.unrecovered + [str(p) for p in remaining[:5]]
+            return RecoveryResult(False, None, tuple(self.attempts), seconds,
+                                  "not recovered: " + "; ".join(dict.fromkeys(reasons)))
+        try:
+            if self.lock_changed or gitops.git(self.root, "status", "--porcelain", "--", LOCK).strip():
+                gitops.commit_all(self.root, f"mlops recover: {'+'.join(self.wins)}")
+        except gitops.GitError as exc:
+            log.warning("could not commit the recovered state: %s", exc)
+        return RecoveryResult(True, "+".join(self.wins) or "none", tuple(self.attempts), seconds,
+                              f"recovered {len(problems)} problem(s) with {', '.join(self.wins) or 'nothing'}")
+
+    # -- dvc.lock and the MLflow database -------------------------------------------------------------
+    def _restore_lock(self) -> None:
+        data = gitops.show(self.root, "HEAD", LOCK)
+        (self.root / LOCK).write_bytes(data)
+        read_lock(self.root)
+        locked_outs(self.root)
+
+    def _restore_mlflow_db(self) -> None:
+        source = backups.path_of(self.root, MLFLOW_DB)
+        if backups.db_backup_ok(self.root):
+            raise StrategyFailed(backups.db_backup_ok(self.root))
+        target = self.root / MLFLOW_DB
+        tmp = target.with_name(target.name + ".restore")
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+        tracking.production_version(self.root)
+
+    # -- pipeline: clear markers/locks -> reset outputs -> rerun -------------------------------------------
+    def _pipeline(self, failed: set[str]) -> None:
+        first = min(failed, key=STAGES.index) if failed else None
+        stages = downstream(first) if first else ()
+
+        def outputs_ok() -> None:
+            outs = self._outs()
+            bad = [rel for rel, out in outs.items() if out.stage in stages and not self._matches(rel, out.md5)]
+            if bad:
+                raise StrategyFailed(f"outputs still not as locked: {', '.join(bad)}")
+            if MODEL in outs and (why := health.check_file(self.root, MODEL, None)):
+                raise StrategyFailed(why)
+
+        def clear() -> None:
+            for marker in (self.root / FAILED_DIR).glob("*.json"):
+                marker.unlink()
+            for rel in health.stale_dvc_locks(self.root):
+                (self.root / rel).unlink(missing_ok=True)
+            outputs_ok()
+
+        def reset() -> None:
+            outs = self._outs()
+            errors = []
+            for rel, out in outs.items():
+                if out.stage in stages and not self._matches(rel, out.md5):
+                    if not self._place_from_any(rel, out.md5):
+                        errors.append(rel)
+            if errors:
+                raise StrategyFailed(f"no verified copy of {', '.join(errors)}")
+            outputs_ok()
+
+        def rerun() -> None:
+            from .stages import run_pipeline
+
+            before = {rel: out.md5 for rel, out in self._outs().items()}
+            run_pipeline(self.root, first or "generate")
+            self.lock_changed = True
+            changed = [rel for rel, out in self._outs().items() if before.get(rel) != out.md5]
+            outputs_ok()
+            if changed:
+                log.warning("rerun produced different outputs: %s", changed)
+
+        chain = [("clear_locks", clear)]
+        if stages:
+            chain += [("reset_outputs", reset), ("rerun_pipeline", rerun)]
+        self._chain(f"pipeline ({first or 'locks'})", chain)
+
+    # -- tracked files: data and model chains ------------------------------------------------------------
+    def _files(self) -> None:
+        try:
+            outs = self._outs()
+        except LockError as exc:
+            self.unrecovered.append(str(exc))
+            return
+        bad = [p.path for p in self._scan() if p.kind in FILE_KINDS and p.path in outs]
+        for rel in dict.fromkeys(bad):
+            outs = self._outs()
+            if rel not in outs or self._matches(rel, outs[rel].md5) and rel != MODEL:
+                continue  # an earlier repair (reprocess/retrain) already fixed it
+            md5 = outs[rel].md5
+            if rel in MODEL_FILES:
+                self._chain(rel, [("backup", lambda: self._place(backups.path_of(self.root, rel), rel, md5)),
+                                  ("dvc_cache", lambda: self._place(cache_object(self.root, md5), rel, md5)),
+                                  ("dvc_remote", lambda: self._place(remote_object(self.root, md5), rel, md5)),
+                                  ("mlflow_registry", lambda: self._from_registry(rel, md5))])
+            elif rel in DATA_FILES:
+                self._chain(rel, [("backup", lambda: self._place(backups.path_of(self.root, rel), rel, md5)),
+                                  ("dvc_cache", lambda: self._place(cache_object(self.root, md5), rel, md5)),
+                                  ("dvc_remote", lambda: self._place(remote_object(self.root, md5), rel, md5)),
+                                  ("snapshot", lambda: self._from_snapshot(rel, md5)),
+                                  ("repair", lambda: self._repair(rel))])
+            elif rel == METRICS:
+                self._chain(rel, [("backup", lambda: self._place(backups.path_of(self.root, rel), rel, md5)),
+                                  ("snapshot", lambda: self._from_snapshot(rel, md5)),
+                                  ("rerun_pipeline", lambda: self._rerun_from("evaluate"))])
+
+    def _matches(self, rel: str, md5: str) -> bool:
+        path = self.root / rel
+        return path.is_file() and md5_file(path) == md5
+
+    def _place(self, source: Path, rel: str, md5: str) -> None:
+        place_verified(source, self.root / rel, md5)
+        if rel in MODEL_FILES and (why := health.check_file(self.root, rel, None)):
+            raise StrategyFailed(why)
+
+    def _place_from_any(self, rel: str, md5: str) -> bool:
+        for source in (cache_object(self.root, md5), remote_object(self.root, md5), backups.path_of(self.root, rel)):
+            try:
+                self._place(source, rel, md5)
+                return True
+            except (OSError, ValueError, StrategyFailed):
+                continue
+        return False
+
+    def _from_snapshot(self, rel: str, md5: str) -> None:
+        from .versioning import VersionController
+
+        snaps = VersionController(self.root).list_snapshots()
+        if not snaps:
+            raise StrategyFailed("no snapshots")
+        for snap in reversed(snaps):
+            if snap.lock.get(rel) == md5:
+                self._place(VersionController(self.root).snapshot_file(snap.tag, rel), rel, md5)
+                return
+        latest = snaps[-1]
+        report = VersionController(self.root).restore_snapshot(latest.tag)
+        self.lock_changed = True
+        if not report.ok:
+            raise StrategyFailed(f"rollback to {latest.tag!r} incomplete: {'; '.join(report.not_restored)}")
+
+    def _from_registry(self, rel: str, md5: str) -> None:
+        import joblib
+
+        served = tracking.production_version(self.root)
+        if served.joblib_file is not None and served.joblib_file.is_file():
+            try:
+                self._place(served.joblib_file, rel, md5)
+                return
+            except (ValueError, StrategyFailed):
+                pass
+        estimator = tracking.load_served(served)
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(estimator, path)
+        if (why := health.check_file(self.root, rel, None)):
+            raise StrategyFailed(why)
+        if md5_file(path) != md5:
+            self._rerun_from("evaluate", commit_first=("train",))
+
+    def _rerun_from(self, stage: str, commit_first: tuple[str, ...] = ()) -> None:
+        from .dvcops import commit_stages
+        from .stages import run_pipeline
+
+        if commit_first:
+            commit_stages(self.root, commit_first)
+        run_pipeline(self.root, stage)
+        self.lock_changed = True
+
+    def _repair(self, rel: str) -> None:
+        """Last resort: drop corrupt/duplicate rows of the raw table (or rebuild a split from it), reprocess, retrain."""
+        from . import data
+        from .stages import run_pipeline
+
+        if rel == RAW:
+            frame = data.read_csv(self.root / RAW)
+            report = data.validate(frame, RAW)
+            cleaned = data.clean(frame, report)
+            if len(cleaned) < 0.5 * len(frame) or cleaned[data.TARGET].nunique() < 2:
+                raise StrategyFailed(f"{RAW}: only {len(cleaned)} of {len(frame)} rows are usable")
+            data.write_csv(cleaned, self.root / RAW)
+            from .dvcops import commit_stages
+
+            commit_stages(self.root, ("generate",))
+        elif not self._matches(RAW, self._outs()[RAW].md5):
+            raise StrategyFailed(f"cannot rebuild {rel}: {RAW} is not verified either")
+        run_pipeline(self.root, "process")
+        self.lock_changed = True
+        if (why := health.check_file(self.root, MODEL, None)):
+            raise StrategyFailed(why)
+
+    # -- the stores themselves -----------------------------------------------------------------------------
+    def _stores(self) -> None:
+        problems = self._scan()
+        kinds = {p.kind for p in problems}
+        if "cache" in kinds:
+            self._chain("DVC cache", [("refetch_cache", self._refetch_cache)])
+        if "remote" in kinds:
+            self._chain("DVC remote", [("repush_remote", self._repush_remote)])
+        if kinds & {"alias", "registry_model"}:
+            self._chain("MLflow registry", [("restore_alias", self._restore_alias)])
+        if "backup" in kinds or self.lock_changed:
+            self._chain("backups", [("rebuild_backups", self._rebuild_backups)])
+
+    def _refetch_cache(self) -> None:
+        for rel, out in self._outs().items():
+            if rel == METRICS:
+                continue
+            obj = cache_object(self.root, out.md5)
+            if obj.is_file() and md5_file(obj) == out.md5:
+                continue
+            if obj.exists():
+                obj.chmod(0o644)
+                obj.unlink()
+            for source in (remote_object(self.root, out.md5), self.root / rel, backups.path_of(self.root, rel)):
+                try:
+                    store_object(source, obj, out.md5)
+                    break
+                except (OSError, ValueError):
+                    continue
+            else:
+                raise StrategyFailed(f"no verified copy of {rel} ({out.md5[:12]}) to put back in the cache")
+
+    def _repush_remote(self) -> None:
+        for rel, out in self._outs().items():
+            if rel == METRICS:
+                continue
+            obj = remote_object(self.root, out.md5)
+            if obj.is_file() and md5_file(obj) == out.md5:
+                continue
+            if obj.exists():
+                obj.chmod(0o644)
+                obj.unlink()
+            for source in (cache_object(self.root, out.md5), self.root / rel, backups.path_of(self.root, rel)):
+                try:
+                    store_object(source, obj, out.md5)
+                    break
+                except (OSError, ValueError):
+                    continue
+            else:
+                raise StrategyFailed(f"no verified copy of {rel} ({out.md5[:12]}) to push")
+
+    def _rebuild_backups(self) -> None:
+        skipped = backups.rebuild(self.root)
+        if skipped:
+            raise StrategyFailed("; ".join(skipped))
+
+    def _restore_alias(self) -> None:
+        """Point ``production`` at the latest snapshot's version, else a version whose file is the locked model,
+        else register the verified workspace model again."""
+        from .versioning import VersionController
+
+        outs = self._outs()
+        model_md5 = outs[MODEL].md5 if MODEL in outs else None
+        if model_md5 is None or not self._matches(MODEL, model_md5):
+            raise StrategyFailed(f"{MODEL} is not verified against {LOCK}; will not register it")
+        candidates = [s.model_version for s in reversed(VersionController(self.root).list_snapshots()) if s.model_version]
+        newest = tracking.latest_version(self.root) or 0
+        candidates += list(range(newest, 0, -1))
+        for version in dict.fromkeys(candidates):
+            try:
+                served = tracking.version_info(self.root, version)
+                if served.joblib_file is None or not served.joblib_file.is_file() or md5_file(served.joblib_file) != model_md5:
+                    continue
+                tracking.load_served(served)
+            except Exception:  # a version that does not load is not a candidate
+                continue
+            tracking.set_alias(self.root, version)
+            backups.backup_db(self.root)
+            return
+        import json
+
+        from .models import scalar_metrics
+
+        metrics = scalar_metrics(json.loads((self.root / METRICS).read_text())) if (self.root / METRICS).is_file() else {}
+        tracking.reregister(self.root, None, self.root / MODEL, metrics)
+        backups.backup_db(self.root)
+
+
+def recover(root: Path, incidents: Sequence[Any] = ()) -> RecoveryResult:
+    return RecoveryManager(root).recover(incidents)

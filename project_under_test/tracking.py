@@ -1,0 +1,269 @@
+"""MLflow: runs, the model registry and the ``production`` alias, always scoped to one environment's sqlite store.
+
+Writes go through MLflow's API inside :func:`mlflow_session`; the health checks read the
+database with ``sqlite3`` (no ``import mlflow``, so a check costs milliseconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import unquote, urlparse
+
+from .layout import ALIAS, EXPERIMENT, MLARTIFACTS, MLFLOW_DB, REGISTERED_MODEL
+
+PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "cloudpickle"]
+JOBLIB_ARTIFACT = "dvc"  # run artifact folder holding the exact joblib file DVC tracks
+
+
+class RegistryError(RuntimeError):
+    """The MLflow store or registry cannot answer; the message says which part."""
+
+
+def tracking_uri(root: Path) -> str:
+    return f"sqlite:///{Path(root).resolve() / MLFLOW_DB}"
+
+
+@contextlib.contextmanager
+def mlflow_session(root: Path) -> Iterator[Any]:
+    """Point MLflow at ``root``'s store for the block; restore the global URIs, env and runs after."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    keys = ("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved_env = {k: os.environ.get(k) for k in keys}
+    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
+    uri = tracking_uri(root)
+    os.environ["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = "NullPool"
+    mlflow_logger = logging.getLogger("mlflow")
+    saved_level = mlflow_logger.level
+    mlflow_logger.setLevel(logging.WARNING)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield MlflowClient(tracking_uri=uri, registry_uri=uri)
+    finally:
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+        tracking_utils._tracking_uri, registry_utils._registry_uri = saved
+        mlflow_logger.setLevel(saved_level)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _fast_sqlite(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA synchronous=OFF")
+    cur.close()
+
+
+def ensure_experiment(client: Any, root: Path) -> str:
+    """The experiment id; a new store gets its schema created without fsync per DDL statement (seconds saved)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    new_store = not (Path(root) / MLFLOW_DB).exists()
+    if new_store:
+        event.listen(Engine, "connect", _fast_sqlite)
+    try:
+        exp = client.get_experiment_by_name(EXPERIMENT)
+    finally:
+        if new_store:
+            event.remove(Engine, "connect", _fast_sqlite)
+    if exp is not None:
+        return exp.experiment_id
+    return client.create_experiment(EXPERIMENT, artifact_location=(Path(root).resolve() / MLARTIFACTS).as_uri())
+
+
+def log_training(root: Path, estimator: Any, params: dict[str, Any], metrics: dict[str, float],
+                 model_file: Path, *, promote: str = "if_not_worse") -> "VersionInfo":
+    """Log a run (params, metrics, the model), register a version; move ``production`` to it unless worse.
+
+    ``promote``: ``if_not_worse`` (compare F1 with the current production version), ``always`` or ``never``.
+    """
+    from unittest import mock
+
+    import mlflow
+    import mlflow.sklearn
+
+    # We pin pip_requirements ourselves; MLflow's check of them against the installed
+    # packages scans every distribution (about 2 s) only to maybe print a warning.
+    quiet = mock.patch("mlflow.utils.environment.warn_dependency_requirement_mismatches", lambda *_: None)
+    with mlflow_session(root) as client, quiet:
+        exp_id = ensure_experiment(client, root)
+        with mlflow.start_run(experiment_id=exp_id) as run:
+            mlflow.log_params({k: str(v) for k, v in params.items()})
+            mlflow.log_metrics(metrics)
+            mlflow.log_artifact(str(model_file), artifact_path=JOBLIB_ARTIFACT)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                info = mlflow.sklearn.log_model(estimator, name="model", serialization_format="cloudpickle",
+                                                pip_requirements=PIP_REQUIREMENTS)
+            run_id = run.info.run_id
+        version = register(client, run_id, info.model_uri)
+        current = production_f1(client)
+        promoted = promote == "always" or (promote == "if_not_worse" and (current is None or metrics.get("f1", 0.0) >= current))
+        if promoted:
+            client.set_registered_model_alias(REGISTERED_MODEL, ALIAS, version)
+    return VersionInfo(run_id=run_id, version=int(version), promoted=promoted)
+
+
+def register(client: Any, run_id: str, model_uri: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(REGISTERED_MODEL)
+    except MlflowException:
+        client.create_registered_model(REGISTERED_MODEL)
+    mv = client.create_model_version(REGISTERED_MODEL, source=model_uri, run_id=run_id)
+    return str(mv.version)
+
+
+def production_f1(client: Any) -> float | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = client.get_model_version_by_alias(REGISTERED_MODEL, ALIAS)
+    except MlflowException:
+        return None
+    if not mv.run_id:
+        return None
+    return client.get_run(mv.run_id).data.metrics.get("f1")
+
+
+def set_alias(root: Path, version: int) -> None:
+    with mlflow_session(root) as client:
+        client.set_registered_model_alias(REGISTERED_MODEL, ALIAS, str(version))
+
+
+def reregister(root: Path, run_id: str | None, model_file: Path, metrics: dict[str, float]) -> "VersionInfo":
+    """Register the verified ``model_file`` again (a new run) and point ``production`` at it."""
+    from .models import load_estimator
+
+    estimator = load_estimator(model_file)
+    return log_training(root, estimator, {"reregistered_from_run": run_id or ""}, metrics, model_file, promote="always")
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    run_id: str
+    version: int
+    promoted: bool = False
+
+
+# -- read-only checks with sqlite3 ----------------------------------------------------------------------
+def _connect(root: Path) -> sqlite3.Connection:
+    path = Path(root) / MLFLOW_DB
+    if not path.is_file():
+        raise RegistryError(f"{path}: MLflow database is missing")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn.execute("SELECT count(*) FROM model_versions").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise RegistryError(f"{path}: MLflow database does not open ({exc})") from None
+    return conn
+
+
+def uri_to_path(uri: str) -> Path:
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(uri)
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    version: int
+    run_id: str | None
+    storage: Path | None  # the MLflow model directory of the version
+    joblib_file: Path | None  # the exact joblib file logged with the run
+
+
+def production_version(root: Path) -> ServedVersion:
+    """What ``production`` resolves to, from the database alone; RegistryError when it does not resolve."""
+    conn = _connect(root)
+    try:
+        row = conn.execute("SELECT version FROM registered_model_aliases WHERE name=? AND alias=?",
+                           (REGISTERED_MODEL, ALIAS)).fetchone()
+        if row is None:
+            raise RegistryError(f"alias {REGISTERED_MODEL}@{ALIAS} is not set")
+        return _version(conn, int(row[0]))
+    finally:
+        conn.close()
+
+
+def version_info(root: Path, version: int) -> ServedVersion:
+    conn = _connect(root)
+    try:
+        return _version(conn, version)
+    finally:
+        conn.close()
+
+
+def _version(conn: sqlite3.Connection, version: int) -> ServedVersion:
+    row = conn.execute("SELECT run_id, storage_location, current_stage FROM model_versions WHERE name=? AND version=?",
+                       (REGISTERED_MODEL, version)).fetchone()
+    if row is None or row[2] == "Deleted_Internal":
+        raise RegistryError(f"alias {REGISTERED_MODEL}@{ALIAS} points to version {version}, which does not exist")
+    run_id, storage, _ = row
+    joblib_file = None
+    if run_id:
+        run = conn.execute("SELECT artifact_uri FROM runs WHERE run_uuid=?", (run_id,)).fetchone()
+        if run and run[0]:
+            joblib_file = uri_to_path(run[0]) / JOBLIB_ARTIFACT / "model.pkl"
+    return ServedVersion(version, run_id, uri_to_path(storage) if storage else None, joblib_file)
+
+
+def latest_version(root: Path) -> int | None:
+    conn = _connect(root)
+    try:
+        row = conn.execute("SELECT max(version) FROM model_versions WHERE name=?", (REGISTERED_MODEL,)).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+    finally:
+        conn.close()
+
+
+def load_served(served: ServedVersion) -> Any:
+    """Load the version's MLflow model (cloudpickle) without importing mlflow; raises on any failure."""
+    import pickle
+
+    if served.storage is None:
+        raise RegistryError(f"version {served.version} has no storage location")
+    path = served.storage / "model.pkl"
+    if not path.is_file():
+        raise RegistryError(f"version {served.version}: {path} is missing")
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+def rewrite_paths(db: Path, old_root: Path, new_root: Path) -> int:
+    """Replace ``old_root`` by ``new_root`` in every text column of the database; returns cells changed."""
+    old, new = str(Path(old_root).resolve()), str(Path(new_root).resolve())
+    if old == new or not db.is_file():
+        return 0
+    conn = sqlite3.connect(str(db))
+    changed = 0
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')
+                    if (r[2] or "").upper().startswith(("VARCHAR", "TEXT", "CHAR", "CLOB")) or r[2] == ""]
+            for col in cols:
+                cur = conn.execute(f'UPDATE "{table}" SET "{col}" = replace("{col}", ?, ?) WHERE instr("{col}", ?) > 0',
+                                   (old, new, old))
+                changed += cur.rowcount
+        conn.commit()
+    finally:
+        conn.close()
+    return changed
