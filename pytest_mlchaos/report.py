@@ -352,12 +352,13 @@ def _worst_metric(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def worst_metric_text(record: Mapping[str, Any]) -> str:
-    """E.g. ``accuracy -12.3%`` (signed relative change of the metric with the largest drop), ``-`` without metrics."""
+    """E.g. ``-12.3% accuracy``: signed relative change of the metric that dropped most (number first, so a
+    cut keeps it); ``missing f1`` when it was missing; ``-`` without metrics."""
     worst = _worst_metric(record)
     if worst is None:
         return "-"
     change = worst.get("relative_change")
-    return f"{worst['name']} missing" if change is None else f"{worst['name']} {change:+.1%}"
+    return f"missing {worst['name']}" if change is None else f"{change:+.1%} {worst['name']}"
 
 
 def _rank(record: Mapping[str, Any]) -> tuple[int, int, str]:
@@ -374,15 +375,16 @@ def failures_first(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, An
     return sorted(records, key=_rank)
 
 
-def _status(record: Mapping[str, Any]) -> str:
+def _mark(record: Mapping[str, Any]) -> str:
+    """``✗`` failed, ``!`` passed with a warning (degraded), ``✓`` passed."""
     if not record["passed"]:
-        return "FAIL"
-    return "WARN" if record["verdict"] == "degraded" else "ok"
+        return "✗"
+    return "!" if record["verdict"] == "degraded" else "✓"
 
 
 def _verdict_label(record: Mapping[str, Any], short: bool = False) -> str:
     if record["verdict"] == "unrecovered" and record.get("expect") == "unrecoverable":
-        return "unrecovered (exp.)" if short else "unrecovered (expected)"
+        return "unrecovered (exp)" if short else "unrecovered (expected)"
     return record["verdict"]
 
 
@@ -526,51 +528,65 @@ def ellipsize_end(text: str, width: int) -> str:
     return text[:width - 1] + "…"
 
 
-def _wrap_parts(parts: Sequence[str], width: int, sep: str = "; ") -> list[str]:
-    lines: list[str] = []
-    current = ""
-    for part in parts:
-        candidate = part if not current else current + sep + part
-        if len(candidate) <= width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-        current = "  " + part if lines or current else part
-        if len(current) > width:
-            current = ellipsize_middle(current, width)
-    if current:
-        lines.append(current)
+def _fit(text: str, width: int) -> list[str]:
+    import textwrap
+
+    if len(text) <= width:
+        return [text]
+    return textwrap.wrap(text, width=width, subsequent_indent="  ", break_on_hyphens=False)
+
+
+def _terminal_headline(report: Mapping[str, Any], width: int) -> list[str]:
+    """Counts and score; the verdicts; the slowest recovery (its node id cut in the middle to fit)."""
+    summary = report["summary"]
+    parts = _headline_parts(report)
+    if not summary["total"]:
+        return _fit(parts[0], width)
+    lines = _fit(f"{parts[0]}; {parts[2]}", width) + _fit(parts[1], width)
+    slow = summary.get("slowest_recovery")
+    if slow:
+        text = f"slowest recovery {format_seconds(slow['seconds'])} ("
+        lines.append(text + ellipsize_middle(slow["nodeid"], max(width - len(text) - 1, 1)) + ")")
     return lines
 
 
 def terminal_lines(report: Mapping[str, Any], width: int = 100) -> list[str]:
     """The ``mlchaos`` terminal section: headline, then a table with failures first; no line exceeds ``width``."""
     width = max(int(width), 20)
-    lines = _wrap_parts(_headline_parts(report), width)
+    lines = _terminal_headline(report, width)
     records = failures_first(report["incidents"])
     if not records:
         return lines
-    header = ("", "incident test", "verdict", "strategy", "MTTR", "worst metric")
+    header = ("verdict", "incident test", "strategy", "MTTR", "worst metric")
     rows = [(
-        _status(r), r["nodeid"], _verdict_label(r, short=True), r.get("strategy") or "-",
+        f"{_mark(r)} {_verdict_label(r, short=True)}", r["nodeid"], r.get("strategy") or "-",
         format_seconds(r.get("time_to_recover")), worst_metric_text(r),
     ) for r in records]
-    caps = [4, 0, 18, 16, 7, 24]
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    widths = [min(w, cap) if cap else w for w, cap in zip(widths, caps)]
     gap = 2
-    fixed = sum(widths) - widths[1] + gap * (len(widths) - 1)
-    widths[1] = max(min(widths[1], width - fixed), 12)
+    widths = _column_widths([header, *rows], width - gap * (len(header) - 1))
     lines.append("")
     for row in (header, *rows):
         cells = []
         for i, text in enumerate(row):
             cut = ellipsize_middle(text, widths[i]) if i == 1 else ellipsize_end(text, widths[i])
-            cells.append(cut.rjust(widths[i]) if i == 4 else cut.ljust(widths[i]))
+            cells.append(cut.rjust(widths[i]) if i == 3 else cut.ljust(widths[i]))
         line = (" " * gap).join(cells).rstrip()
         lines.append(line if len(line) <= width else ellipsize_end(line, width))
     return lines
+
+
+# (column, smallest width) in the order columns give up room: strategy and metric a bit, then the node id
+_SHRINK_STEPS = ((2, 12), (1, 36), (4, 14), (1, 24), (2, 8), (4, 10), (1, 12))
+
+
+def _column_widths(rows: Sequence[Sequence[str]], room: int) -> list[int]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for column, smallest in _SHRINK_STEPS:
+        excess = sum(widths) - room
+        if excess <= 0:
+            break
+        widths[column] = max(smallest, widths[column] - excess) if widths[column] > smallest else widths[column]
+    return widths
 
 
 # -- JUnit -----------------------------------------------------------------------------------------
