@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +63,7 @@ def init(root: Path, rows: int | None = None, seed: int | None = None, *, cross_
     gitops.init(root)
     (root / ".gitignore").write_text(GITIGNORE)
     config_mod.dump(cfg, root)
-    shutil.copyfile(str(resources.files("project_under_test") / "pipeline.yaml"), root / DVC_YAML)
+    shutil.copyfile(Path(__file__).with_name("pipeline.yaml"), root / DVC_YAML)
     dvcops.init_repo(root)
     timings["git+dvc"] = time.perf_counter() - t
     t = time.perf_counter()

@@ -1,0 +1,76 @@
+"""``mlops init`` (via the adapter's build) yields a healthy, learnable, reproducible environment."""
+
+from __future__ import annotations
+
+import configparser
+import filecmp
+from pathlib import Path
+
+from project_under_test import data, gitops, tracking
+from project_under_test.chaos import project
+from project_under_test.dvcops import cache_object, locked_outs, md5_file, remote_object
+from project_under_test.layout import MODEL, RAW, TRACKED
+from project_under_test.stages import run_stage
+from project_under_test.versioning import VersionController
+
+from conftest import assert_matches_lock
+
+
+def test_a_new_environment_is_healthy_and_the_model_is_good(template: Path, baseline_metrics: dict) -> None:
+    assert project.detect(template) == []
+    assert project.check_model(template) is None
+    assert baseline_metrics["f1"] >= 0.6
+    assert baseline_metrics["roc_auc"] >= 0.85
+    assert {"accuracy", "precision", "recall", "net_value", "roi", "cost_false_negatives"} <= set(baseline_metrics)
+
+
+def test_git_tracks_the_dvc_files_and_not_the_data(template: Path) -> None:
+    tracked = gitops.tracked(template)
+    assert {"dvc.yaml", "dvc.lock", "params.yaml", "metrics.json", ".dvc/config"} <= tracked
+    assert not {RAW, MODEL, "mlflow.db"} & tracked
+    ignored = gitops.git(template, "check-ignore", "--no-index", "dvc.lock", "dvc.yaml", "x.dvc", check=False)
+    assert ignored.strip() == ""
+
+
+def test_dvc_is_configured_with_copies_and_a_relative_remote(template: Path) -> None:
+    conf = configparser.ConfigParser()
+    conf.read(template / ".dvc" / "config")
+    assert conf["cache"]["type"] == "copy"
+    url = conf['\'remote "local"\'']["url"]
+    assert not Path(url).is_absolute()
+    assert (template / ".dvc" / url).resolve() == (template / "storage" / "dvc-remote").resolve()
+
+
+def test_every_locked_output_is_in_the_cache_the_remote_and_the_backups(template: Path) -> None:
+    outs = locked_outs(template)
+    assert set(outs) == set(TRACKED)
+    for rel, out in outs.items():
+        assert md5_file(template / rel) == out.md5
+        assert md5_file(template / "backups" / rel) == out.md5
+        if rel != "metrics.json":
+            assert md5_file(cache_object(template, out.md5)) == out.md5
+            assert md5_file(remote_object(template, out.md5)) == out.md5
+
+
+def test_the_production_alias_serves_the_locked_model(template: Path) -> None:
+    served = tracking.production_version(template)
+    assert served.version == 1
+    assert md5_file(served.joblib_file) == locked_outs(template)[MODEL].md5
+    snap = VersionController(template).get("baseline")
+    assert snap.model_version == 1 and snap.lock == {rel: out.md5 for rel, out in locked_outs(template).items()}
+
+
+def test_the_same_seed_gives_byte_identical_data(template: Path, tmp_path: Path) -> None:
+    data.write_csv(data.generate(5000, 42), tmp_path / "a.csv")
+    data.write_csv(data.generate(5000, 42), tmp_path / "b.csv")
+    data.write_csv(data.generate(5000, 43), tmp_path / "c.csv")
+    assert filecmp.cmp(tmp_path / "a.csv", tmp_path / "b.csv", shallow=False)
+    assert filecmp.cmp(tmp_path / "a.csv", template / RAW, shallow=False)
+    assert not filecmp.cmp(tmp_path / "a.csv", tmp_path / "c.csv", shallow=False)
+
+
+def test_rerunning_the_pipeline_in_process_reproduces_every_output_byte_for_byte(env: Path, baseline_lock: dict) -> None:
+    for stage in ("generate", "process", "train", "evaluate"):
+        run_stage(env, stage)
+    assert_matches_lock(env, baseline_lock)
+    assert project.detect(env) == []
