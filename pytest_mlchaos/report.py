@@ -129,7 +129,7 @@ def resilience_score(outcomes: Sequence[IncidentOutcome]) -> float | None:
     """
     if not outcomes:
         return None
-    total = sum(outcome_weight(o) for o in outcomes)
+    total = math.fsum(outcome_weight(o) for o in outcomes)  # exact, so the order of outcomes cannot matter
     false = sum(1 for o in outcomes if o.verdict is Verdict.FALSE_RECOVERY)
     score = 100.0 * max(0.0, total - FALSE_RECOVERY_PENALTY * false) / len(outcomes)
     return round(min(100.0, max(0.0, score)), 2)
@@ -394,7 +394,7 @@ def _headline_parts(report: Mapping[str, Any]) -> list[str]:
     if not total:
         return ["no incident tests ran"]
     degraded = summary["verdicts"].get("degraded", 0)
-    passed = f"{summary['passed']} passed" + (f" ({degraded} degraded)" if degraded else "")
+    passed = f"{summary['passed']} passed ({degraded} degraded)"
     parts = [f"{total} incident test{'s' if total != 1 else ''}: {passed}, {summary['failed']} failed"]
     counts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in summary["verdicts"].items() if n)
     parts.append(counts)

@@ -42,6 +42,7 @@ R, P, D, C, U, F = (Verdict.RESTORED, Verdict.REPAIRED, Verdict.DEGRADED, Verdic
     pytest.param([outcome(D, passed=False)], 50.0, id="degraded-failing-under-strict-counts-half"),
     pytest.param([outcome(R, passed=False, expect="unrecoverable")], 50.0, id="expected-unrecoverable-but-restored"),
     pytest.param([outcome(R), outcome(P), outcome(P)], 93.33, id="rounded-to-2-decimals"),
+    pytest.param([outcome(R), outcome(P), outcome(D), outcome(C), outcome(F)], 40.0, id="worked-example-in-the-docs"),
 ])
 def test_the_score_follows_the_documented_formula(outcomes, expected):
     assert resilience_score(outcomes) == expected
@@ -69,7 +70,8 @@ outcomes_strategy = st.sampled_from(KINDS)
 def test_any_outcomes_score_between_0_and_100(outcomes):
     score = resilience_score(outcomes)
     assert score is not None and 0.0 <= score <= 100.0
-    assert build_report_score(outcomes) == score
+    assert build_report_score(outcomes) == score  # the report sorts outcomes: the order must not change it
+    assert resilience_score(list(reversed(outcomes))) == score
 
 
 def build_report_score(outcomes):
