@@ -81,7 +81,9 @@ def open_repo(root: Path) -> Iterator[Any]:
     """A fresh ``dvc.repo.Repo`` for ``root`` inside ``dvc_environment`` (open a new one after files change)."""
     from dvc.repo import Repo
 
-    with dvc_environment(root):
+    with dvc_environment(root), warnings.catch_warnings():
+        # DVC's own DeprecationWarnings (pygtrie's _NoneStep.value) are not the user's to fix
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"dvc(\.|$)")
         repo = Repo(str(Path(root).resolve()))
         try:
             yield repo
@@ -275,11 +277,13 @@ class DVCProject:
     - ``model_files`` / ``data_files``: outs to treat as models / data; by default outs ending in
       ``.pkl``/``.joblib`` / ``.csv``/``.parquet``.
     - ``lower_is_better``: metric names where a rise is the degradation (e.g. ``("rmse",)``).
+    - ``reuse_metrics``: remember ``evaluate`` results per process, keyed by the md5 of the metric
+      stage's command and deps (False: always re-run the stage).
     """
 
     def __init__(self, source: str | Path, *, metrics_file: str = "metrics.json",
                  model_files: Sequence[str] | None = None, data_files: Sequence[str] | None = None,
-                 name: str | None = None, lower_is_better: Iterable[str] = ()) -> None:
+                 name: str | None = None, lower_is_better: Iterable[str] = (), reuse_metrics: bool = True) -> None:
         src = Path(source).expanduser()
         if not (src / "dvc.yaml").is_file():
             raise ProjectError(f"DVCProject source {str(source)!r} is not a directory with a dvc.yaml")
@@ -294,6 +298,7 @@ class DVCProject:
         self.data_files = tuple(data_files) if data_files is not None else None
         self.name = name or self.source.name
         self.lower_is_better = frozenset(lower_is_better)
+        self.reuse_metrics = bool(reuse_metrics)
         self._layouts: dict[str, Layout] = {}
 
     def __repr__(self) -> str:
@@ -389,10 +394,22 @@ class DVCProject:
         """Re-run the stage that writes ``metrics_file`` in a scratch copy of its deps; read the metrics.
 
         The environment is not touched: only the stage's deps (and ``params.yaml``) are copied to
-        a temp dir, where its command runs with this interpreter first on PATH.
+        a temp dir, where its command runs with this interpreter first on PATH. With
+        ``reuse_metrics`` (the default) the result is remembered for the process, keyed by the
+        command and the md5 of every dep, as DVC's run cache would: a dep that differs by one
+        bit re-runs the stage.
         """
         root = Path(root)
         stage = self._metrics_stage(root)
+        key = _deps_key(root, stage, self.metrics_file) if self.reuse_metrics else None
+        if key is not None and key in _METRICS_MEMO:
+            return dict(_METRICS_MEMO[key])
+        metrics = self._run_metrics_stage(root, stage)
+        if key is not None:
+            _METRICS_MEMO[key] = dict(metrics)
+        return metrics
+
+    def _run_metrics_stage(self, root: Path, stage: Stage) -> dict[str, float]:
         with tempfile.TemporaryDirectory(prefix="mlchaos-eval-") as scratch:
             work = Path(scratch)
             for rel in (*stage.deps, "params.yaml"):
@@ -454,6 +471,24 @@ class DVCProject:
     def recover(self, root: Path, incidents: Sequence[Incident]) -> RecoveryResult:
         """The recovery manager: checkout from cache, fetch from the remote, repro, re-cache, push; each verified by md5."""
         return _Recovery(Path(root), self.layout(root)).run()
+
+
+_METRICS_MEMO: dict[str, dict[str, float]] = {}
+
+
+def _deps_key(root: Path, stage: Stage, metrics_file: str) -> str | None:
+    """md5 of the stage command and all its deps (files, or every file under a dep dir); None if one is missing."""
+    h = hashlib.sha256(f"{stage.cmd}\0{stage.wdir}\0{metrics_file}\0".encode())
+    for rel in (*stage.deps, "params.yaml"):
+        path = root / rel
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if not file.is_file():
+                if rel == "params.yaml":
+                    continue
+                return None
+            h.update(f"{file.relative_to(root).as_posix()}\0{md5_file(file)}\0".encode())
+    return h.hexdigest()
 
 
 def _numbers(data: Any, prefix: str = "") -> dict[str, float]:

@@ -195,3 +195,14 @@ def test_relocate_refuses_a_copy_that_holds_the_old_absolute_path(
     config.write_text(config.read_text() + f"\n[cache]\n    dir = {foreign_built}/.dvc/cache\n")
     with pytest.raises(ProjectError, match="absolute path"):
         foreign_project.relocate(foreign_env, foreign_built)
+
+
+def test_evaluate_reruns_the_stage_when_a_dep_changes(foreign_project: DVCProject, foreign_env: Path) -> None:
+    baseline = foreign_project.evaluate(foreign_env)
+    test_csv = foreign_env / "data/test.csv"
+    header, *rows = test_csv.read_text().splitlines()
+    flipped = [row[:-1] + ("1" if row.endswith("0") else "0") if i < 40 else row for i, row in enumerate(rows)]
+    test_csv.write_text("\n".join([header, *flipped]) + "\n")
+    damaged = foreign_project.evaluate(foreign_env)
+    assert damaged["accuracy"] < baseline["accuracy"] - 0.1
+    assert DVCProject(FOREIGN, reuse_metrics=False).evaluate(foreign_env) == damaged
