@@ -557,7 +557,7 @@ def terminal_lines(report: Mapping[str, Any], width: int = 100) -> list[str]:
     records = failures_first(report["incidents"])
     if not records:
         return lines
-    header = ("verdict", "incident test", "strategy", "MTTR", "worst metric")
+    header = ("verdict", "incident test", "strategy", "MTTR", "worst Δ")
     rows = [(
         f"{_mark(r)} {_verdict_label(r, short=True)}", r["nodeid"], r.get("strategy") or "-",
         format_seconds(r.get("time_to_recover")), worst_metric_text(r),
@@ -643,7 +643,7 @@ def check_writable(path: str | os.PathLike[str], option: str) -> None:
     try:
         fd, probe = tempfile.mkstemp(dir=ancestor, prefix=".mlchaos-probe-")
     except OSError as exc:
-        raise ReportPathError(f"{option}={text}: directory {ancestor} is not writable ({exc.strerror})") from None
+        raise ReportPathError(f"{option}={text}: cannot create a file in {ancestor} ({exc.strerror})") from None
     os.close(fd)
     os.unlink(probe)
 

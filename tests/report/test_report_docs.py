@@ -47,3 +47,13 @@ def test_the_example_workflow_runs_the_gate_with_xdist_and_publishes_both_report
     assert options["--junitxml"] in upload["with"]["path"].split()
     steps = [step.get("name") for step in workflow["jobs"]["gate"]["steps"]]
     assert steps.index("Install") < steps.index("Tests") < steps.index("Resilience gate")
+
+
+def test_the_terminal_example_in_the_schema_page_is_what_terminal_lines_prints(outcomes, run):
+    from pytest_mlchaos.report import build_report, terminal_lines
+
+    text = (DOCS / "report-schema.md").read_text(encoding="utf-8")
+    section = text[text.index("## Terminal section"):]
+    example = section[section.index("```\n") + 4:section.index("\n```", section.index("```\n") + 4)]
+    repaired, critical = outcomes[1], outcomes[3]
+    assert "\n".join(terminal_lines(build_report(run(), [repaired, critical]))) == example

@@ -131,7 +131,7 @@ def test_the_terminal_headline_counts_verdicts_score_and_slowest_recovery(outcom
 def test_the_terminal_table_puts_failures_first(outcomes, run):
     lines = terminal_lines(build_report(run(), outcomes))
     table = lines[lines.index("") + 1:]
-    assert table[0].split() == ["verdict", "incident", "test", "strategy", "MTTR", "worst", "metric"]
+    assert table[0].split() == ["verdict", "incident", "test", "strategy", "MTTR", "worst", "Δ"]
     assert [line.split()[0] for line in table[1:]] == ["✗"] * 4 + ["!", "✓", "✓", "✓"]
     assert [line.split()[1] for line in table[1:]] == ["false_recovery", "critical", "critical", "unrecovered",
                                                        "degraded", "unrecovered", "repaired", "restored"]
@@ -183,3 +183,14 @@ def test_junit_properties_of_an_unrecovered_compound_incident_and_a_missing_metr
     assert dict(junit_properties(missing))["mlchaos_delta_f1"] == "missing"
     assert dict(junit_properties(missing))["mlchaos_mttr"] == ""
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in junit_properties(missing))
+
+
+def test_ordinary_node_ids_are_shown_whole_in_an_80_column_ci_log(make):
+    from pytest_mlchaos.report import RunInfo
+
+    records = [make(f"test_chaos.py::test_{name}", Verdict.FALSE_RECOVERY, strategy="noop", time_to_recover=0.01)
+               for name in ("model_delete", "noise", "compound")]
+    lines = terminal_lines(build_report(RunInfo(seed=1), records), width=80)
+    assert max(len(line) for line in lines) <= 80
+    assert sum("test_chaos.py::test_model_delete" in line for line in lines) == 1
+    assert not any("…" in line for line in lines)
