@@ -91,12 +91,15 @@ def ml_env(request: pytest.FixtureRequest, ml_env_factory: EnvFactory) -> Iterat
     plan = item.stash.get(PLAN_KEY, None)
     env = ml_env_factory(name=item.name, seed=derive_seed(ml_env_factory.seed, item.nodeid))
     item.stash[ENV_KEY] = env
+    problem = None
     try:
         for incident in getattr(plan, "incidents", ()):
             env.inject(incident)
     except IncidentError as exc:
+        problem = f"bad incident marker on {item.nodeid}: {exc}"
+    if problem is not None:
         env.remove()
-        pytest.fail(f"bad incident marker on {item.nodeid}: {exc}", pytrace=False)
+        pytest.fail(problem, pytrace=False)
     yield env
     call = item.stash.get(CALL_REPORT_KEY, None)
     if call is not None and call.passed:

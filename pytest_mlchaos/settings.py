@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .gate import ThresholdError, Thresholds, parse_fraction
+from .gate import ThresholdError, Thresholds
 
 GROUP = "mlchaos"
 OPT_ENABLE = "--mlchaos"
@@ -44,10 +44,14 @@ def seed_type(value: str) -> int | str:
 
 
 def fraction_type(value: str) -> float:
+    """A drop threshold: a fraction in [0, 1]."""
     try:
-        return parse_fraction("threshold", value)
-    except ThresholdError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number; use a fraction in [0, 1] such as 0.05") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} is outside [0, 1]; use a fraction such as 0.05 for a 5% drop")
+    return number
 
 
 def seconds_type(value: str) -> float:

@@ -14,3 +14,25 @@ def chaos(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeini("[pytest]\nmlchaos_project = toyml:project\n")
     return pytester
 
+
+
+# pytester's in-process runs drop modules first imported during the run; numpy's C core
+# cannot be imported twice in one process, so import the heavy modules once, here.
+import joblib  # noqa: E402,F401
+import pandas  # noqa: E402,F401
+import sklearn.linear_model  # noqa: E402,F401
+import sklearn.metrics  # noqa: E402,F401
+
+
+def _preload_pytest_plugins() -> None:
+    """Import every installed pytest plugin once, so in-process pytester runs do not re-import them each time."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="pytest11"):
+        try:
+            entry.load()
+        except Exception:  # a broken third-party plugin is not ours to test
+            continue
+
+
+_preload_pytest_plugins()

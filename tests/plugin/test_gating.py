@@ -37,7 +37,8 @@ def test_the_marker_is_documented(chaos: pytest.Pytester) -> None:
 
 def test_plugin_can_be_disabled_with_p_no_mlchaos(chaos: pytest.Pytester) -> None:
     chaos.makepyfile(SIMPLE)
-    result = chaos.runpytest("-p", "no:mlchaos", "--strict-markers")
+    # a subprocess: in-process runs share pytest's cache of registered marker names
+    result = chaos.runpytest_subprocess("-p", "no:mlchaos", "--strict-markers")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*'incident' not found in `markers` configuration option*"])
     help_result = chaos.runpytest("-p", "no:mlchaos", "--help")

@@ -36,11 +36,11 @@ def test_a_manager_that_does_nothing_but_claims_success_is_a_false_recovery(chao
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "*mlchaos: false recovery: the recovery manager reported success, but the damage is still there",
-        "*incident: data_corruption/missing_values (fraction=0.2) seed=*",
+        "*incident: data_corruption/missing_values (fraction=0.2*) seed=*",
         "*recovery manager said: recovered via noop",
         "*still damaged (same content as right after injection): data/data.csv",
         "*replay with:",
-        "*@pytest.mark.incident('data_corruption', mode='missing_values', fraction=0.2, seed=*)",
+        "*@pytest.mark.incident('data_corruption', mode='missing_values', fraction=0.2*, seed=*)",
     ])
 
 

@@ -122,9 +122,9 @@ class ToyProject:
         return problems
 
     def run_stage(self, root: Path, stage: str) -> None:
-        failpoints.hit(root, stage)
         output = root / (DATA if stage == "prepare" else MODEL)
-        output.unlink(missing_ok=True)
+        output.unlink(missing_ok=True)  # like DVC, a stage removes its outputs before it runs
+        failpoints.hit(root, stage)
         failpoints.hit(root, stage, "write")
         if stage == "prepare":
             write_data(output)
