@@ -54,6 +54,18 @@ _TIMING_RUN_KEYS = ("started", "duration", "workers")
 _TIMING_RECORD_KEYS = ("time_to_detect", "time_to_recover", "time_to_metrics")
 
 
+#: What ``RunInfo.to_dict`` reports for thresholds the caller left out (the plugin's defaults).
+DEFAULT_THRESHOLDS: Mapping[str, Any] = {"warn_drop": 0.05, "fail_drop": 0.10, "metrics": (), "max_mttr": None,
+                                         "strict": False}
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC, to the second."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 class ReportPathError(ValueError):
     """A report path that cannot be written; the message names the option and the path."""
 
@@ -65,20 +77,20 @@ class RunInfo:
     ``project`` has ``name`` and ``source``; ``versions`` comes from ``collect_versions()``;
     ``thresholds`` has ``warn_drop``, ``fail_drop``, ``metrics``, ``max_mttr``, ``strict``;
     ``started`` is ISO 8601 UTC; ``duration`` is seconds; ``workers`` is 0 without xdist.
+    Left out, versions are collected, ``started`` is now, and thresholds are the plugin's defaults.
     """
 
     seed: int
     project: Mapping[str, str | None] = field(default_factory=dict)
-    versions: Mapping[str, str | None] = field(default_factory=dict)
+    versions: Mapping[str, str | None] = field(default_factory=lambda: collect_versions())
     thresholds: Mapping[str, Any] = field(default_factory=dict)
-    started: str = ""
+    started: str = field(default_factory=lambda: utc_now())
     duration: float = 0.0
     workers: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        thresholds = dict(self.thresholds)
-        if "metrics" in thresholds:
-            thresholds["metrics"] = list(thresholds["metrics"] or ())
+        thresholds = {**DEFAULT_THRESHOLDS, **self.thresholds}
+        thresholds["metrics"] = list(thresholds["metrics"] or ())
         return {
             "seed": self.seed,
             "project": {"name": self.project.get("name"), "source": self.project.get("source")},

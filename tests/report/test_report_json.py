@@ -190,12 +190,13 @@ def test_comparable_does_not_change_the_report(outcomes, run):
     assert json.dumps(report, sort_keys=True) == before
 
 
-def test_collect_versions_names_every_package_without_importing_dvc_or_mlflow():
+def test_collect_versions_names_every_package_without_importing_dvc_mlflow_or_pytest():
     code = (
         "import sys, json\n"
         "from pytest_mlchaos.report import collect_versions\n"
         "v = collect_versions()\n"
-        "print(json.dumps([v, sorted(m for m in ('dvc', 'mlflow', 'sklearn', 'pandas') if m in sys.modules)]))\n"
+        "heavy = ('dvc', 'mlflow', 'sklearn', 'pandas', 'pytest', '_pytest')\n"
+        "print(json.dumps([v, sorted(m for m in heavy if m in sys.modules)]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     versions, imported = json.loads(out)
@@ -203,3 +204,19 @@ def test_collect_versions_names_every_package_without_importing_dvc_or_mlflow():
     assert set(versions) == {"python", "pytest", "pytest-mlchaos", "dvc", "mlflow", "sklearn"}
     assert versions["pytest"] == pytest.__version__
     assert versions == collect_versions()
+
+
+def test_a_run_info_with_only_a_seed_makes_a_valid_report(validate, outcomes):
+    from datetime import datetime, timezone
+
+    from pytest_mlchaos.report import RunInfo
+
+    report = as_read_by_ci(build_report(RunInfo(seed=3), outcomes))
+    validate(report)
+    run = report["run"]
+    assert run["thresholds"] == {"warn_drop": 0.05, "fail_drop": 0.1, "metrics": [], "max_mttr": None,
+                                 "strict": False}
+    assert run["versions"]["pytest"] == pytest.__version__
+    started = datetime.fromisoformat(run["started"])
+    assert started.utcoffset() == timezone.utc.utcoffset(None)
+    assert (run["project"], run["workers"]) == ({"name": None, "source": None}, 0)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pytest_mlchaos.gate import EXPECTATIONS, Verdict
 from pytest_mlchaos.incidents.spec import Incident
 from pytest_mlchaos.outcome import IncidentOutcome
-from pytest_mlchaos.report import build_report, resilience_score
+from pytest_mlchaos.report import RunInfo, build_report, resilience_score
 
 INCIDENT = Incident("data_corruption", "noise", {"fraction": 0.5}, seed=1)
 
@@ -74,10 +74,11 @@ def test_any_outcomes_score_between_0_and_100(outcomes):
     assert resilience_score(list(reversed(outcomes))) == score
 
 
-def build_report_score(outcomes):
-    from pytest_mlchaos.report import RunInfo
+RUN = RunInfo(seed=0)
 
-    return build_report(RunInfo(seed=0), outcomes)["summary"]["score"]
+
+def build_report_score(outcomes):
+    return build_report(RUN, outcomes)["summary"]["score"]
 
 
 @settings(max_examples=100, deadline=None)
