@@ -153,12 +153,12 @@ def _build_template(root: Path) -> None:
         shutil.copy2(root / rel, root / "backups" / rel)
     (root / ARTIFACTS.dvc_remote).mkdir(parents=True)
     git(root, "init", "-q")
-    repo = Repo.init(str(root))
-    with repo.config.edit() as conf:
-        conf["cache"]["type"] = "copy"
-        conf["remote"]["local"] = {"url": "../storage/remote"}
-        conf["core"]["remote"] = "local"
-    repo.close()
+    Repo.init(str(root)).close()
+    # written by hand: DVC's config API resolves a relative url against the current directory, and the
+    # url must stay relative to .dvc/ so every copy of the template pushes to and pulls from its own remote
+    (root / ".dvc" / "config").write_text(
+        '[core]\n    remote = local\n[cache]\n    type = copy\n[\'remote "local"\']\n    url = ../storage/remote\n'
+    )
     (root / ".gitignore").write_text("/storage/\n/backups/\n/mlflow.db\n/.mlchaos/\n")
     (root / "dvc.yaml").write_text(
         "stages:\n  prepare:\n    cmd: python prepare.py\n    deps:\n    - prepare.py\n    - data/churn.csv\n"
@@ -170,6 +170,8 @@ def _build_template(root: Path) -> None:
         repo.reproduce()
         repo.push()
         repo.close()
+    pushed = [p for p in (root / ARTIFACTS.dvc_remote).rglob("*") if p.is_file()]
+    assert len(pushed) == 2, f"the push must land in the environment's own remote, got {pushed}"
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "baseline")
     _make_mlflow_registry(root)
