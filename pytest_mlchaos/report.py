@@ -173,7 +173,8 @@ def gate_mttr(outcome: IncidentOutcome, max_mttr: float | None) -> str | None:
     if max_mttr is None or took is None or took <= max_mttr:
         return None
     via = f" via {outcome.strategy}" if outcome.strategy else ""
-    return (f"recovery too slow: it took {took:.2f}s{via}, over the MTTR budget of {max_mttr:g}s "
+    shown = f"{took:.3f}" if round(took, 3) > max_mttr else f"{took:.6f}"  # never "10.000s over 10s"
+    return (f"recovery too slow: it took {shown}s{via}, over the MTTR budget of {max_mttr:g}s "
             f"(--mlchaos-max-mttr)")
 
 
