@@ -26,6 +26,9 @@ class ChurnProject:
     name = "project_under_test"
     lower_is_better = LOWER_IS_BETTER
 
+    def __init__(self) -> None:
+        self._metrics: dict[str, dict[str, float]] = {}
+
     def fingerprint(self) -> str:
         from .config import Config
 
@@ -63,11 +66,23 @@ class ChurnProject:
         )
 
     def evaluate(self, root: Path) -> dict[str, float]:
-        """Metrics of ``models/model.pkl`` on ``data/processed/test.csv``, recomputed (raises naming a broken file)."""
+        """Metrics of ``models/model.pkl`` on ``data/processed/test.csv`` (raises naming a broken file).
+
+        Memoised by the md5 of the model, the test split and ``params.yaml``: the same bytes give
+        the same metrics, so a repeat costs three hashes instead of a model load.
+        """
+        from .dvcops import md5_file
         from .models import scalar_metrics
         from .stages import compute_metrics
 
-        return scalar_metrics(compute_metrics(Path(root)))
+        root = Path(root)
+        files = (root / layout.MODEL, root / layout.TEST, root / layout.PARAMS)
+        key = "|".join(md5_file(f) if f.is_file() else "-" for f in files)
+        if key not in self._metrics:
+            self._metrics[key] = scalar_metrics(compute_metrics(root))
+            if len(self._metrics) > 64:
+                self._metrics.pop(next(iter(self._metrics)))
+        return dict(self._metrics[key])
 
     def detect(self, root: Path) -> list[str]:
         from .health import detect

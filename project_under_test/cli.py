@@ -32,12 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("dir", help="New or empty directory")
     init.add_argument("--rows", type=int, default=None, help="Rows of the generated table (default 5000)")
     init.add_argument("--seed", type=int, default=None, help="Seed of the data and the model (default 42)")
+    init.add_argument("--cv", action="store_true", help="Also log k-fold cross-validation scores (slower)")
     train = sub.add_parser("train", help="Retrain (optionally with new train.* params), log, register, promote unless worse")
     train.add_argument("--n-estimators", type=int)
     train.add_argument("--max-depth", type=int)
     train.add_argument("--min-samples-leaf", type=int)
     train.add_argument("--promote", choices=("if_not_worse", "always", "never"), default="if_not_worse",
                        help="When to move the 'production' alias (default: if_not_worse)")
+    train.add_argument("--cv", action="store_true", help="Also log k-fold cross-validation scores (slower)")
     train.add_argument("--json", action="store_true")
     snap = sub.add_parser("snapshot", help="Record the current verified state as TAG")
     snap.add_argument("tag")
@@ -88,7 +90,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from .environment import init
 
     start = time.perf_counter()
-    result = init(Path(args.dir), rows=args.rows, seed=args.seed)
+    result = init(Path(args.dir), rows=args.rows, seed=args.seed, cross_validate=args.cv)
     print(f"initialised {result['root']} in {time.perf_counter() - start:.1f}s: "
           f"model version {result['model_version']} is {'churn-model'}@production, snapshot 'baseline' created")
     return EXIT_OK
@@ -101,7 +103,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     _preflight(root)
     overrides = {k: v for k, v in (("n_estimators", args.n_estimators), ("max_depth", args.max_depth),
                                    ("min_samples_leaf", args.min_samples_leaf)) if v is not None}
-    result = train(root, overrides, promote=args.promote)
+    result = train(root, overrides, promote=args.promote, cross_validate=args.cv)
     _print(result, args.json, f"trained version {result['model_version']}; "
            + ("promoted to production" if result["promoted"] else "not promoted (worse than production)"))
     return EXIT_OK

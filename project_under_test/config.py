@@ -26,9 +26,9 @@ class ProcessConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    n_estimators: int = 120
-    max_depth: int = 10
-    min_samples_leaf: int = 2
+    n_estimators: int = 80
+    max_depth: int = 8
+    min_samples_leaf: int = 5
     cv_folds: int = 3
     random_state: int = 42
 

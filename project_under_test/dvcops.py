@@ -58,8 +58,14 @@ def init_repo(root: Path) -> None:
     saved = os.environ.get("DVC_NO_ANALYTICS")
     os.environ["DVC_NO_ANALYTICS"] = "1"
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            Repo.init(str(root)).close()
+        dvc_logger = logging.getLogger("dvc")
+        saved_level = dvc_logger.level
+        dvc_logger.setLevel(logging.WARNING)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                Repo.init(str(root)).close()
+        finally:
+            dvc_logger.setLevel(saved_level)
     finally:
         if saved is None:
             os.environ.pop("DVC_NO_ANALYTICS", None)

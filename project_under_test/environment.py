@@ -48,14 +48,56 @@ def _log_to_mlflow(root: Path, cfg: config_mod.Config, promote: str, cross_valid
     return tracking.log_training(root, load_estimator(root / MODEL), params, metrics, root / MODEL, promote=promote)
 
 
-def init(root: Path, rows: int | None = None, seed: int | None = None, *, cross_validate: bool = True) -> dict[str, Any]:
+class _StoreCreation:
+    """Create the MLflow store (schema, experiment) in a background thread; ``wait`` re-raises its error."""
+
+    def __init__(self, root: Path) -> None:
+        import threading
+
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(root,), name="mlflow-store", daemon=True)
+        self.thread.start()
+
+    def _run(self, root: Path) -> None:
+        try:
+            tracking.create_store(root)
+        except BaseException as exc:  # handed to the caller of wait()
+            self.error = exc
+
+    def wait(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def init(root: Path, rows: int | None = None, seed: int | None = None, *, cross_validate: bool = False) -> dict[str, Any]:
     """Create git, DVC (+ remote), the MLflow store; run the pipeline; register the model; snapshot ``baseline``."""
-    from .versioning import VersionController
+    import os
 
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise EnvironmentError_(f"{root}: exists and is not an empty directory; `mlops init` needs a new or empty one")
     cfg = config_mod.with_overrides(config_mod.Config(), rows=rows, seed=seed)
+    import logging
+
+    saved_pool = os.environ.get("MLFLOW_SQLALCHEMYSTORE_POOLCLASS")
+    os.environ["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = "NullPool"
+    mlflow_logger = logging.getLogger("mlflow")
+    saved_level = mlflow_logger.level
+    mlflow_logger.setLevel(logging.ERROR)
+    try:
+        return _init(root, cfg, cross_validate)
+    finally:
+        mlflow_logger.setLevel(saved_level)
+        if saved_pool is None:
+            os.environ.pop("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", None)
+        else:
+            os.environ["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = saved_pool
+
+
+def _init(root: Path, cfg: config_mod.Config, cross_validate: bool) -> dict[str, Any]:
+    from .versioning import VersionController
+
     timings: dict[str, float] = {}
     t = time.perf_counter()
     root.mkdir(parents=True, exist_ok=True)
@@ -67,8 +109,16 @@ def init(root: Path, rows: int | None = None, seed: int | None = None, *, cross_
     dvcops.init_repo(root)
     timings["git+dvc"] = time.perf_counter() - t
     t = time.perf_counter()
-    stages.run_pipeline(root)
+    store = _StoreCreation(root)  # MLflow's schema takes seconds: build it while the pipeline runs
+    try:
+        stages.run_pipeline(root)
+    except BaseException:
+        store.thread.join()
+        raise
     timings["pipeline"] = time.perf_counter() - t
+    t = time.perf_counter()
+    store.wait()
+    timings["mlflow_store_wait"] = time.perf_counter() - t
     t = time.perf_counter()
     dvcops.push(root)
     timings["push"] = time.perf_counter() - t
@@ -84,7 +134,7 @@ def init(root: Path, rows: int | None = None, seed: int | None = None, *, cross_
 
 
 def train(root: Path, overrides: dict[str, Any] | None = None, *, promote: str = "if_not_worse",
-          cross_validate: bool = True) -> dict[str, Any]:
+          cross_validate: bool = False) -> dict[str, Any]:
     """Retrain with ``train.*`` overrides written to ``params.yaml``, log and register; move the alias unless worse."""
     from dataclasses import replace
 

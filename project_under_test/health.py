@@ -67,10 +67,29 @@ def stale_dvc_locks(root: Path) -> list[str]:
     return stale
 
 
+_MODEL_VERDICTS: dict[str, str | None] = {}
+
+
+def _model_verdict(path: Path, rel: str) -> str | None:
+    """Whether a model file loads and predicts, memoised by its md5 (same bytes, same answer)."""
+    from .models import ModelError, load_estimator, smoke_predict
+
+    md5 = md5_file(path)
+    if md5 not in _MODEL_VERDICTS:
+        try:
+            smoke_predict(load_estimator(path), rel)
+            _MODEL_VERDICTS[md5] = None
+        except ModelError as exc:
+            _MODEL_VERDICTS[md5] = str(exc).replace(str(path) + ": ", "")
+        if len(_MODEL_VERDICTS) > 64:
+            _MODEL_VERDICTS.pop(next(iter(_MODEL_VERDICTS)))
+    return _MODEL_VERDICTS[md5]
+
+
 def check_file(root: Path, rel: str, expected_rows: int | None) -> str | None:
     """Why a tracked file is unusable, when it is (CSV validation, model load)."""
     from . import data
-    from .models import ModelError, load_estimator, smoke_predict
+    from .models import ModelError
 
     path = Path(root) / rel
     try:
@@ -81,8 +100,9 @@ def check_file(root: Path, rel: str, expected_rows: int | None) -> str | None:
             report = data.validate_processed(path)
             return None if report.ok else "; ".join(report.problems)
         if rel == MODEL:
-            smoke_predict(load_estimator(path), rel)
-            return None
+            if not path.is_file():
+                return "model file is missing"
+            return _model_verdict(path, rel)
         if rel == METRICS:
             json.loads(path.read_text())
             return None
@@ -149,7 +169,6 @@ def scan(root: Path) -> list[Problem]:
 
 def registry_problems(root: Path) -> list[Problem]:
     from .layout import ALIAS, MLFLOW_DB, REGISTERED_MODEL
-    from .models import smoke_predict
 
     found = []
     if why := backups.db_backup_ok(root):
@@ -159,12 +178,33 @@ def registry_problems(root: Path) -> list[Problem]:
     except tracking.RegistryError as exc:
         kind = "mlflow_db" if "database" in str(exc) else "alias"
         return [*found, Problem(kind, MLFLOW_DB, str(exc).replace(str(Path(root) / MLFLOW_DB) + ": ", ""))]
-    try:
-        smoke_predict(tracking.load_served(served), f"{REGISTERED_MODEL} version {served.version}")
-    except Exception as exc:  # whatever stops the served model from loading is the problem
+    why = _served_verdict(served)
+    if why:
         found.append(Problem("registry_model", MLFLOW_DB,
-                             f"{REGISTERED_MODEL}@{ALIAS} (version {served.version}) does not load: {str(exc)[:120]}"))
+                             f"{REGISTERED_MODEL}@{ALIAS} (version {served.version}) does not load: {why[:120]}"))
     return found
+
+
+_SERVED_VERDICTS: dict[str, str | None] = {}
+
+
+def _served_verdict(served: tracking.ServedVersion) -> str | None:
+    """Whether the served MLflow model loads and predicts, memoised by the md5 of its pickle."""
+    from .models import smoke_predict
+
+    pickle_file = served.storage / "model.pkl" if served.storage else None
+    if pickle_file is None or not pickle_file.is_file():
+        return f"{pickle_file or 'its storage location'} is missing"
+    md5 = md5_file(pickle_file)
+    if md5 not in _SERVED_VERDICTS:
+        try:
+            smoke_predict(tracking.load_served(served), f"version {served.version}")
+            _SERVED_VERDICTS[md5] = None
+        except Exception as exc:  # whatever stops the served model from loading is the problem
+            _SERVED_VERDICTS[md5] = f"{type(exc).__name__}: {exc}"
+        if len(_SERVED_VERDICTS) > 64:
+            _SERVED_VERDICTS.pop(next(iter(_SERVED_VERDICTS)))
+    return _SERVED_VERDICTS[md5]
 
 
 def detect(root: Path) -> list[str]:

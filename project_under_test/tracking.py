@@ -45,7 +45,7 @@ def mlflow_session(root: Path) -> Iterator[Any]:
     os.environ["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = "NullPool"
     mlflow_logger = logging.getLogger("mlflow")
     saved_level = mlflow_logger.level
-    mlflow_logger.setLevel(logging.WARNING)
+    mlflow_logger.setLevel(logging.ERROR)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     os.environ.pop("MLFLOW_REGISTRY_URI", None)
     mlflow.set_tracking_uri(uri)
@@ -86,6 +86,17 @@ def ensure_experiment(client: Any, root: Path) -> str:
     if exp is not None:
         return exp.experiment_id
     return client.create_experiment(EXPERIMENT, artifact_location=(Path(root).resolve() / MLARTIFACTS).as_uri())
+
+
+def create_store(root: Path) -> str:
+    """Create the sqlite store and the experiment without touching MLflow's global state.
+
+    The caller sets ``MLFLOW_SQLALCHEMYSTORE_POOLCLASS=NullPool`` (see ``environment.init``).
+    """
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(root)
+    return ensure_experiment(MlflowClient(tracking_uri=uri, registry_uri=uri), root)
 
 
 def log_training(root: Path, estimator: Any, params: dict[str, Any], metrics: dict[str, float],
