@@ -423,8 +423,8 @@ def _headline_parts(report: Mapping[str, Any]) -> list[str]:
 
 
 def md_cell(text: Any) -> str:
-    """Text made safe for a GitHub table cell: ``|`` escaped, line breaks flattened."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """Text made safe for a GitHub table cell: ``|`` escaped, ``<`` as an entity (no stray HTML), one line."""
+    return " ".join(str(text).split()).replace("|", "\\|").replace("<", "&lt;")
 
 
 def md_code(text: Any) -> str:

@@ -16,7 +16,8 @@ from pytest_mlchaos.project import Attempt
 from pytest_mlchaos.report import RunInfo
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "mlchaos-report-1.schema.json"
-LONG_NODEID = "scenarios/test_compound_incidents.py::TestCompound::test_" + "data_and_model_" * 12 + "[seed-3|fraction=0.2]"
+LONG_NODEID = ("scenarios/test_compound_incidents.py::TestCompound::test_" + "data_and_model_" * 12
+               + "[seed-3|fraction=0.2]")
 
 MISSING = Incident("data_corruption", "missing_values", {"fraction": 0.2}, seed=11)
 NOISE = Incident("data_corruption", "noise", {"fraction": 0.1, "scale": 3.0}, seed=12)

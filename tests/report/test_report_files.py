@@ -208,7 +208,8 @@ def test_gate_mttr_fails_a_slow_recovery_with_both_times(make):
     reason = gate_mttr(slow, 10.0)
     assert reason == "recovery too slow: it took 12.345s via retrain, over the MTTR budget of 10s (--mlchaos-max-mttr)"
     barely = make("t.py::test_barely", Verdict.RESTORED, time_to_recover=10.0004)
-    assert gate_mttr(barely, 10) == "recovery too slow: it took 10.000400s, over the MTTR budget of 10s (--mlchaos-max-mttr)"
+    assert gate_mttr(barely, 10) == (
+        "recovery too slow: it took 10.000400s, over the MTTR budget of 10s (--mlchaos-max-mttr)")
 
 
 def test_gate_mttr_passes_a_recovery_within_the_budget_or_without_a_time(make):

@@ -194,3 +194,10 @@ def test_ordinary_node_ids_are_shown_whole_in_an_80_column_ci_log(make):
     assert max(len(line) for line in lines) <= 80
     assert sum("test_chaos.py::test_model_delete" in line for line in lines) == 1
     assert not any("…" in line for line in lines)
+
+
+def test_a_reason_with_html_or_line_breaks_stays_inside_its_list_item(make, run):
+    broken = make("t.py::test_x", Verdict.CRITICAL, reason="critical:\n<details> | dropped")
+    markdown = render_markdown(build_report(run(), [broken]))
+    assert "- `t.py::test_x`: critical: &lt;details> \\| dropped" in markdown.splitlines()
+    assert markdown.count("<details>") == 1
