@@ -565,11 +565,12 @@ def _terminal_headline(report: Mapping[str, Any], width: int) -> list[str]:
 
 def terminal_lines(report: Mapping[str, Any], width: int = 100) -> list[str]:
     """The ``mlchaos`` terminal section: headline, then a table with failures first; no line exceeds ``width``."""
-    width = max(int(width), 20)
+    limit = max(int(width), 1)
+    width = max(limit, 20)  # lay out for at least 20 columns, then cut to the real limit
     lines = _terminal_headline(report, width)
     records = failures_first(report["incidents"])
     if not records:
-        return lines
+        return [ellipsize_end(line, limit) for line in lines]
     header = ("verdict", "incident test", "strategy", "MTTR", "worst Δ")
     rows = [(
         f"{_mark(r)} {_verdict_label(r, short=True)}", r["nodeid"], r.get("strategy") or "-",
@@ -583,9 +584,8 @@ def terminal_lines(report: Mapping[str, Any], width: int = 100) -> list[str]:
         for i, text in enumerate(row):
             cut = ellipsize_middle(text, widths[i]) if i == 1 else ellipsize_end(text, widths[i])
             cells.append(cut.rjust(widths[i]) if i == 3 else cut.ljust(widths[i]))
-        line = (" " * gap).join(cells).rstrip()
-        lines.append(line if len(line) <= width else ellipsize_end(line, width))
-    return lines
+        lines.append((" " * gap).join(cells).rstrip())
+    return [ellipsize_end(line, limit) for line in lines]
 
 
 # (column, smallest width) in the order columns give up room: strategy and metric a bit, then the node id

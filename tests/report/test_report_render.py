@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_mlchaos.gate import MetricChange, Verdict
+from pytest_mlchaos.incidents.spec import Incident
+from pytest_mlchaos.outcome import IncidentOutcome
 from pytest_mlchaos.report import (
+    RunInfo,
     build_report,
     ellipsize_middle,
     junit_properties,
@@ -186,8 +191,6 @@ def test_junit_properties_of_an_unrecovered_compound_incident_and_a_missing_metr
 
 
 def test_ordinary_node_ids_are_shown_whole_in_an_80_column_ci_log(make):
-    from pytest_mlchaos.report import RunInfo
-
     records = [make(f"test_chaos.py::test_{name}", Verdict.FALSE_RECOVERY, strategy="noop", time_to_recover=0.01)
                for name in ("model_delete", "noise", "compound")]
     lines = terminal_lines(build_report(RunInfo(seed=1), records), width=80)
@@ -201,3 +204,23 @@ def test_a_reason_with_html_or_line_breaks_stays_inside_its_list_item(make, run)
     markdown = render_markdown(build_report(run(), [broken]))
     assert "- `t.py::test_x`: critical: &lt;details> \\| dropped" in markdown.splitlines()
     assert markdown.count("<details>") == 1
+
+
+RUN = RunInfo(seed=1)
+node_ids = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp", "Zs")),
+                   min_size=1, max_size=150)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(node_ids, min_size=1, max_size=5), st.integers(min_value=1, max_value=160),
+       st.sampled_from(list(Verdict)))
+def test_no_terminal_line_is_wider_than_asked_whatever_the_node_ids(nodeids, width, verdict):
+    outcomes = [IncidentOutcome(nodeid=n, incidents=(Incident("model_loss", "delete", seed=1),), verdict=verdict,
+                                strategy="restore_from_dvc_remote_cache", time_to_recover=123.4,
+                                metrics=(MetricChange("a_very_long_metric_name", 0.5, 0.25, 0.5),))
+                for n in nodeids]
+    lines = terminal_lines(build_report(RUN, outcomes), width=width)
+    assert all(len(line) <= width for line in lines)
+    if width >= 100:
+        assert sum(line.startswith(("✗", "!", "✓")) for line in lines) == len(nodeids)
+
