@@ -10,8 +10,7 @@ HERE = Path(__file__).parent
 @pytest.fixture
 def chaos(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester whose project is the toy ML project (tests/plugin/toyml.py)."""
-    pytester.syspathinsert(HERE)
-    pytester.makeini("[pytest]\nmlchaos_project = toyml:project\n")
+    pytester.makeini(f"[pytest]\nmlchaos_project = toyml:project\npythonpath = {HERE}\n")
     return pytester
 
 
