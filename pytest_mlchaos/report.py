@@ -12,6 +12,7 @@ import copy
 import math
 import os
 import platform
+import re
 import statistics
 import tempfile
 from dataclasses import dataclass, field
@@ -430,23 +431,10 @@ def md_cell(text: Any) -> str:
 def md_code(text: Any) -> str:
     """``text`` as an inline code span that survives backticks and ``|`` in a table cell."""
     flat = " ".join(str(text).split())
-    longest = max((len(run) for run in _backtick_runs(flat)), default=0)
+    longest = max((len(run) for run in re.findall("`+", flat)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if flat.startswith("`") or flat.endswith("`") else ""
     return f"{fence}{pad}{flat}{pad}{fence}".replace("|", "\\|")
-
-
-def _backtick_runs(text: str) -> list[str]:
-    runs, current = [], ""
-    for char in text:
-        if char == "`":
-            current += char
-        elif current:
-            runs.append(current)
-            current = ""
-    if current:
-        runs.append(current)
-    return runs
 
 
 def markdown_headline(report: Mapping[str, Any]) -> str:
