@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from hypothesis import note
 from hypothesis import strategies as st
@@ -282,12 +282,16 @@ def _branch(registry: IncidentRegistry, kind: str, injector: Injector, drawn: li
     padding = [st.integers(min_value=0, max_value=0)] * (width - len(drawn))
     available = options.available
 
-    def build(parts: tuple[tuple[Any, ...], str | None, int]) -> Incident:
-        values, target, seed = parts
+    parts = st.tuples(st.tuples(*(s for _, s in drawn), *padding), _targets_for(kind, options.targets),
+                      st.integers(min_value=0, max_value=SEED_MAX))
+
+    @st.composite
+    def incident(draw: Callable[[SearchStrategy[Any]], Any]) -> Incident:
+        # Built inside a composite, so a falsifying example prints as Incident(...), not as a call of a helper.
+        values, target, seed = draw(parts)
         return registry.validate(Incident(kind, injector.mode, dict(zip(names, values)), target, seed), available)
 
-    return st.tuples(st.tuples(*(s for _, s in drawn), *padding), _targets_for(kind, options.targets),
-                     st.integers(min_value=0, max_value=SEED_MAX)).map(build)
+    return incident()
 
 
 def _build(registry: IncidentRegistry, options: _Options) -> SearchStrategy[Incident]:
