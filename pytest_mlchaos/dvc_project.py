@@ -25,7 +25,7 @@ import tempfile
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -77,14 +77,15 @@ def dvc_environment(root: Path) -> Iterator[None]:
 
 
 @contextmanager
-def open_repo(root: Path) -> Iterator[Any]:
-    """A fresh ``dvc.repo.Repo`` for ``root`` inside ``dvc_environment`` (open a new one after files change)."""
+def open_repo(root: Path, rev: str | None = None) -> Iterator[Any]:
+    """A fresh ``dvc.repo.Repo`` for ``root`` (at git revision ``rev``, else the workspace) inside
+    ``dvc_environment``. Open a new one after files change: a ``Repo`` caches its index."""
     from dvc.repo import Repo
 
     with dvc_environment(root), warnings.catch_warnings():
         # DVC's own DeprecationWarnings (pygtrie's _NoneStep.value) are not the user's to fix
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"dvc(\.|$)")
-        repo = Repo(str(Path(root).resolve()))
+        repo = Repo(str(Path(root).resolve()), rev=rev)
         try:
             yield repo
         finally:
@@ -152,11 +153,15 @@ class Layout:
         raise ProjectError(f"unknown stage {name!r}; stages: {', '.join(s.name for s in self.stages)}")
 
 
-def read_layout(root: Path) -> Layout:
-    """Stages in execution order and every out with the md5 its ``dvc.lock`` / ``.dvc`` file records."""
+def read_layout(root: Path, rev: str | None = "HEAD") -> Layout:
+    """Stages in execution order and every out with the md5 its ``dvc.lock`` / ``.dvc`` file records.
+
+    Read from the git revision ``rev`` (the committed baseline, so a damaged ``dvc.lock`` in the
+    workspace cannot change what recovery aims for); ``rev=None`` reads the workspace.
+    """
     import networkx as nx
 
-    with open_repo(root) as repo:
+    with open_repo(root, rev=rev) as repo:
         index = repo.index
         stages = list(index.stages)
         position = {stage: i for i, stage in enumerate(stages)}
@@ -175,7 +180,8 @@ def read_layout(root: Path) -> Layout:
                 outs.append(Out(rel, named, md5, bool(out.use_cache), bool(out.hash_info and out.hash_info.isdir)))
             if named:
                 deps = tuple(Path(d.fs_path).relative_to(base).as_posix() for d in stage.deps)
-                pipeline.append(Stage(named, stage.addressing, stage.cmd if isinstance(stage.cmd, str)
+                target = f"{Path(stage.path).relative_to(base).as_posix()}:{named}"
+                pipeline.append(Stage(named, target, stage.cmd if isinstance(stage.cmd, str)
                                       else " && ".join(stage.cmd), Path(stage.wdir).relative_to(base).as_posix(),
                                       deps, tuple(out_paths)))
     return Layout(tuple(pipeline), tuple(outs))
@@ -189,13 +195,17 @@ class Damage:
     workspace: dict[str, str]
     cache: dict[str, str]
     remote: dict[str, str]
+    tracked: dict[str, str] = field(default_factory=dict)  # git-tracked files that differ from HEAD
+    locks: dict[str, str] = field(default_factory=dict)  # stale DVC lock files
 
     @property
     def clean(self) -> bool:
-        return not (self.workspace or self.cache or self.remote)
+        return not (self.workspace or self.cache or self.remote or self.tracked or self.locks)
 
     def problems(self) -> list[str]:
-        return ([f"{rel}: {why}" for rel, why in self.workspace.items()]
+        return ([f"{rel}: {why}" for rel, why in self.locks.items()]
+                + [f"{rel}: {why}" for rel, why in self.tracked.items() if rel not in self.workspace]
+                + [f"{rel}: {why}" for rel, why in self.workspace.items()]
                 + [f"{CACHE_DIR} object {md5} ({why})" for md5, why in self.cache.items()]
                 + [f"{REMOTE_DIR} object {md5} ({why})" for md5, why in self.remote.items()])
 
@@ -211,6 +221,11 @@ def _dir_entries(root: Path, md5: str) -> list[dict[str, str]] | None:
             if isinstance(entries, list):
                 return entries
     return None
+
+
+def _all_objects(store: Path) -> list[Path]:
+    base = store / "files" / "md5"
+    return sorted(p for p in base.glob("??/*") if p.is_file()) if base.is_dir() else []
 
 
 def _object_problem(store: Path, md5: str) -> str | None:
@@ -248,17 +263,78 @@ def scan(root: Path, layout: Layout, remote: bool = True) -> Damage:
         if out.cached:
             objects[out.md5] = out.path
         _check_file(path, out.md5, out.path, damage)
-    for md5 in objects:
-        problem = _object_problem(root / CACHE_DIR, md5)
-        if problem:
-            damage.cache[md5] = problem
-        if remote and (root / REMOTE_DIR).is_dir():
-            problem = _object_problem(root / REMOTE_DIR, md5)
+    stores = [(root / CACHE_DIR, damage.cache)] + ([(root / REMOTE_DIR, damage.remote)] if remote else [])
+    for store, found in stores:
+        for md5 in objects:  # every object the lock needs must be there, intact
+            problem = _object_problem(store, md5)
             if problem:
-                damage.remote[md5] = problem
+                found[md5] = problem
+        if store.is_dir():  # and no object may lie about its content (run-cache outputs included)
+            for path in _all_objects(store):
+                md5 = path.parent.name + path.name
+                if md5 not in found and md5_file(path) != md5.removesuffix(".dir"):
+                    found[md5] = "content does not match its md5"
     if remote and not (root / REMOTE_DIR).is_dir():
         damage.remote["*"] = f"remote directory {REMOTE_DIR} is missing"
+    damage.tracked = tracked_damage(root)
+    damage.locks = stale_locks(root)
     return damage
+
+
+def tracked_damage(root: Path) -> dict[str, str]:
+    """git-tracked files (dvc.lock, .dvc files, code, uncached metrics) whose content differs from HEAD.
+
+    Hashed here as git blobs, not taken from ``git status``, which trusts the index's stat data.
+    """
+    listing = subprocess.run(["git", "ls-tree", "-r", "-z", "HEAD"], cwd=root, capture_output=True, check=True).stdout
+    damaged = {}
+    for entry in filter(None, listing.split(b"\0")):
+        meta, _, name = entry.partition(b"\t")
+        mode, kind, sha = meta.split()
+        rel = os.fsdecode(name)
+        path = root / rel
+        if kind != b"blob" or mode == b"120000":
+            continue
+        if not path.is_file():
+            damaged[rel] = "missing (tracked by git)"
+            continue
+        data = path.read_bytes()
+        if hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest() != sha.decode():
+            damaged[rel] = "differs from git HEAD"
+    return damaged
+
+
+def stale_locks(root: Path) -> dict[str, str]:
+    """DVC lock files that hold something while no DVC operation runs (between our calls none does)."""
+    found = {}
+    rwlock = root / ".dvc/tmp/rwlock"
+    try:
+        held = json.loads(rwlock.read_text() or "{}")
+    except FileNotFoundError:
+        held = {}
+    except ValueError:
+        held = {"?": "unreadable"}
+    entries = {path: info for mode in ("read", "write") for path, info in (held.get(mode) or {}).items()} \
+        if isinstance(held, dict) and set(held) <= {"read", "write"} else held
+    if entries:
+        pids = sorted({str(i.get("pid")) for i in entries.values() if isinstance(i, dict)} or {"?"})
+        found[".dvc/tmp/rwlock"] = f"stale DVC rwlock held by PID {', '.join(pids)} for {len(entries)} path(s)"
+    lock = root / ".dvc/tmp/lock"
+    if lock.is_file() and _lock_held(lock):
+        found[".dvc/tmp/lock"] = "DVC repository lock is held by another process"
+    return found
+
+
+def _lock_held(path: Path) -> bool:
+    import fcntl
+
+    with open(path, "a") as fh:
+        try:
+            fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.lockf(fh, fcntl.LOCK_UN)
+    return False
 
 
 def _check_file(path: Path, md5: str, rel: str, damage: Damage) -> None:
@@ -360,18 +436,10 @@ class DVCProject:
                 raise ProjectError(f"{rel} in {root} holds the absolute path {old_root}; DVCProject keeps paths relative")
 
     def layout(self, root: Path, *, fresh: bool = False) -> Layout:
-        """The pipeline layout of ``root`` (cached by the content of dvc.yaml, dvc.lock and .dvc files)."""
-        root = Path(root)
-        h = hashlib.sha256()
-        for rel in ("dvc.yaml", LOCK_FILE):
-            if (root / rel).is_file():
-                h.update((root / rel).read_bytes())
-        for path in sorted(root.glob("**/*.dvc")):
-            if path.is_file() and ".dvc" not in path.relative_to(root).parts[:-1]:
-                h.update(path.read_bytes())
-        key = h.hexdigest()
+        """The pipeline layout committed at git HEAD of ``root`` (cached by the commit id)."""
+        key = _git(Path(root), "rev-parse", "HEAD").strip()
         if fresh or key not in self._layouts:
-            self._layouts[key] = read_layout(root)
+            self._layouts[key] = read_layout(Path(root))
         return self._layouts[key]
 
     def artifacts(self, root: Path) -> Artifacts:
@@ -469,7 +537,8 @@ class DVCProject:
             repo.reproduce(info.target, single_item=True, force=True)
 
     def recover(self, root: Path, incidents: Sequence[Incident]) -> RecoveryResult:
-        """The recovery manager: checkout from cache, fetch from the remote, repro, re-cache, push; each verified by md5."""
+        """The recovery manager: clear stale locks, restore git-tracked files, checkout from the cache, fetch
+        from the remote, repro, re-cache, push; each step verified by md5 (and git blob ids)."""
         return _Recovery(Path(root), self.layout(root)).run()
 
 
@@ -518,12 +587,20 @@ class _Recovery:
 
     def run(self) -> RecoveryResult:
         start = time.perf_counter()
+        lock = self.root / ".dvc/tmp/lock"
+        if lock.is_file() and not _lock_held(lock):
+            lock.unlink()  # housekeeping: a leftover repo lock file means nothing to DVC, which rewrites it
         damage = scan(self.root, self.layout)
         if damage.clean:
             return RecoveryResult(True, "none", seconds=time.perf_counter() - start,
                                   message="nothing to repair: every out matches dvc.lock")
+        if damage.locks:
+            damage = self._try("clear_stale_locks", self._clear_locks, damage)
+        if damage.tracked:
+            damage = self._try("git_restore", self._git_restore, damage)
         cached = {o.path for o in self.layout.outs if o.cached}
-        self._purge(damage.cache)  # DVC would copy a corrupt object back: it does not rehash read-only objects
+        if any(why != "missing" for why in damage.cache.values()):
+            damage = self._purge(damage)  # DVC would copy a corrupt object back: it does not rehash read-only objects
         if any(rel in cached for rel in damage.workspace) and not damage.cache:
             damage = self._try("dvc_checkout", self._checkout, damage)
         if damage.cache or any(rel in cached for rel in damage.workspace):
@@ -554,12 +631,30 @@ class _Recovery:
         self.attempts.append(Attempt(name, ok, time.perf_counter() - start, error))
         return after
 
-    def _purge(self, cache: Mapping[str, str]) -> None:
-        for md5, problem in cache.items():
-            if problem != "missing":
-                path = object_path(self.root / CACHE_DIR, md5)
-                path.chmod(0o644)
-                path.unlink()
+    def _clear_locks(self, damage: Damage) -> None:
+        """Empty a stale ``rwlock`` (nothing runs DVC in this environment between our calls)."""
+        if ".dvc/tmp/lock" in damage.locks:
+            raise RuntimeError("the DVC repository lock is held by a live process; not touching it")
+        if ".dvc/tmp/rwlock" in damage.locks:
+            (self.root / ".dvc/tmp/rwlock").write_text("{}")
+
+    def _git_restore(self, damage: Damage) -> None:
+        """``git checkout HEAD --`` the damaged tracked files (dvc.lock, .dvc files, code, uncached outs)."""
+        _git(self.root, "checkout", "HEAD", "--", *sorted(damage.tracked))
+
+    def _purge(self, damage: Damage) -> Damage:
+        """Delete corrupt cache objects (those the lock needs then count as missing, for the next steps)."""
+        start = time.perf_counter()
+        corrupt = [md5 for md5, why in damage.cache.items() if why != "missing"]
+        for md5 in corrupt:
+            path = object_path(self.root / CACHE_DIR, md5)
+            path.chmod(0o644)
+            path.unlink()
+        after = scan(self.root, self.layout)
+        ok = not any(why != "missing" for why in after.cache.values())
+        self.attempts.append(Attempt("purge_corrupt_cache", ok, time.perf_counter() - start,
+                                     None if ok else "corrupt objects remain: " + ", ".join(after.cache)))
+        return after
 
     def _stage_of(self, rel: str) -> Stage | None:
         for stage in self.layout.stages:
@@ -623,14 +718,15 @@ class _Recovery:
             repo.push(remote=REMOTE_NAME)
 
 
+_PARTS = ("workspace", "cache", "remote", "tracked", "locks")
+
+
 def _fixed(before: Damage, after: Damage) -> list[str]:
-    return ([k for k in before.workspace if k not in after.workspace] + [k for k in before.cache if k not in after.cache]
-            + [k for k in before.remote if k not in after.remote])
+    return [k for part in _PARTS for k in getattr(before, part) if k not in getattr(after, part)]
 
 
 def _no_worse(before: Damage, after: Damage) -> bool:
-    return (set(after.workspace) <= set(before.workspace) and set(after.cache) <= set(before.cache)
-            and set(after.remote) <= set(before.remote))
+    return all(set(getattr(after, part)) <= set(getattr(before, part)) for part in _PARTS)
 
 
 __all__ = ["DVCProject", "Damage", "Layout", "dvc_environment", "md5_file", "open_repo", "read_layout", "scan"]

@@ -139,7 +139,7 @@ def test_a_lost_model_with_a_corrupt_cache_object_is_fetched_from_the_remote(
     assert foreign_project.check_model(foreign_env) is not None
 
     result = foreign_project.recover(foreign_env, [])
-    assert result.recovered and result.strategy == "dvc_fetch"
+    assert result.recovered and result.strategy == "purge_corrupt_cache+dvc_fetch"
     assert md5_file(foreign_env / "model.pkl") == md5 == md5_file(cached)
     assert foreign_project.detect(foreign_env) == [] and foreign_project.check_model(foreign_env) is None
 
@@ -206,3 +206,26 @@ def test_evaluate_reruns_the_stage_when_a_dep_changes(foreign_project: DVCProjec
     damaged = foreign_project.evaluate(foreign_env)
     assert damaged["accuracy"] < baseline["accuracy"] - 0.1
     assert DVCProject(FOREIGN, reuse_metrics=False).evaluate(foreign_env) == damaged
+
+
+def test_a_half_written_dvc_lock_is_detected_and_restored_from_git(foreign_project: DVCProject, foreign_env: Path) -> None:
+    lock = foreign_env / "dvc.lock"
+    good = lock.read_bytes()
+    lock.write_bytes(good[: len(good) // 2])
+    assert foreign_project.detect(foreign_env) == ["dvc.lock: differs from git HEAD"]
+    result = foreign_project.recover(foreign_env, [])
+    assert result.recovered and result.strategy == "git_restore"
+    assert lock.read_bytes() == good
+
+
+def test_a_stale_rwlock_is_cleared_before_the_lost_model_is_checked_out(
+        foreign_project: DVCProject, foreign_env: Path) -> None:
+    rwlock = foreign_env / ".dvc/tmp/rwlock"
+    rwlock.write_text(json.dumps({"read": {}, "write": {str(foreign_env / "model.pkl"): {"pid": 1, "cmd": "dvc repro"}}}))
+    (foreign_env / "model.pkl").unlink()
+    problems = foreign_project.detect(foreign_env)
+    assert ".dvc/tmp/rwlock: stale DVC rwlock held by PID 1 for 1 path(s)" in problems
+    assert "model.pkl: missing" in problems
+    result = foreign_project.recover(foreign_env, [])
+    assert [a.strategy for a in result.attempts if a.succeeded] == ["clear_stale_locks", "dvc_checkout"]
+    assert result.recovered and foreign_project.detect(foreign_env) == []

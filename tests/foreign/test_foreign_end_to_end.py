@@ -137,3 +137,33 @@ def pytest_mlchaos_register_incidents(registry):
         "*mlchaos: unrecovered: the recovery manager reported that it could not recover*data/raw.csv: md5 differs*",
         "*strategies tried: dvc_fetch failed*",
     ])
+
+
+def test_pipeline_and_storage_incidents_on_a_foreign_dvc_repo_are_restored(foreign: pytest.Pytester) -> None:
+    foreign.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.incident("pipeline_failure", mode="partial_write", stage="prepare")
+        def test_partial_write(ml_env):
+            assert ml_env.detect()
+
+        @pytest.mark.incident("model_loss", mode="delete")
+        @pytest.mark.incident("storage_loss", mode="dvc_cache_corruption", target="model.pkl")
+        def test_model_lost_and_its_cache_object_corrupt(ml_env):
+            assert ml_env.detect()
+
+        @pytest.mark.incident("pipeline_failure", mode="stale_lock", lock="dvc_lock")
+        def test_half_written_dvc_lock(ml_env):
+            assert ml_env.detect() == ["dvc.lock: differs from git HEAD"]
+        """
+    )
+    report = foreign.path / "report.json"
+    result = foreign.runpytest("--mlchaos", "--mlchaos-seed=9", f"--mlchaos-report={report}")
+    result.assert_outcomes(passed=3)
+    records = {r["nodeid"].split("::")[-1]: r for r in json.loads(report.read_text())["incidents"]}
+    assert {name: (r["verdict"], r["strategy"]) for name, r in records.items()} == {
+        "test_partial_write": ("restored", "dvc_checkout"),
+        "test_model_lost_and_its_cache_object_corrupt": ("restored", "purge_corrupt_cache+dvc_fetch"),
+        "test_half_written_dvc_lock": ("restored", "git_restore"),
+    }
