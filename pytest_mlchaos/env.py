@@ -19,6 +19,8 @@ from .outcome import IncidentOutcome, outcome_from_recovery
 from .project import MLProject, RecoveryResult
 
 BASELINE_FILE = "mlchaos-baseline.json"
+# The harness's own files in an environment (armed failpoints: a fault in the world, not damage to undo).
+HARNESS_DIR = ".mlchaos/"
 ENV_DIR = "env"
 
 
@@ -217,7 +219,8 @@ class ChaosEnv:
         mismatched = tuple(sorted(rel for rel in manifest if current.get(rel) != manifest[rel]))
         still_damaged = tuple(sorted(
             rel for inj in self.injections for rel, digest in inj.damaged_digests
-            if manifest.get(rel) != digest and take_manifest(self.root, [rel]).get(rel) == digest
+            if not rel.startswith(HARNESS_DIR) and manifest.get(rel) != digest
+            and take_manifest(self.root, [rel]).get(rel) == digest
         ))
         problems = list(self.project.detect(self.root))
         check_model = getattr(self.project, "check_model", None)

@@ -75,7 +75,8 @@ class MetricChange:
     drop: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "baseline": self.baseline, "after": self.after, "relative_drop": round(self.drop, 6)}
+        drop = None if math.isinf(self.drop) else round(self.drop, 6)  # JSON has no infinity: a missing metric
+        return {"name": self.name, "baseline": self.baseline, "after": self.after, "relative_drop": drop}
 
 
 def relative_drop(baseline: float, after: float | None, lower_is_better: bool = False) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -80,7 +81,9 @@ class IncidentOutcome:
             attempts=tuple(Attempt(**a) for a in data.get("attempts", ())),
             recovery_claimed=data.get("recovery_claimed", False),
             metrics=tuple(
-                MetricChange(m["name"], m["baseline"], m["after"], m["relative_drop"]) for m in data.get("metrics", ())
+                MetricChange(m["name"], m["baseline"], m["after"],
+                             math.inf if m["relative_drop"] is None else m["relative_drop"])
+                for m in data.get("metrics", ())
             ),
             mismatched=tuple(data.get("mismatched", ())),
             still_damaged=tuple(data.get("still_damaged", ())),

@@ -251,12 +251,16 @@ class ChaosReporter:
         width = min(terminalreporter._tw.fullwidth, 100)
         for line in reporting.terminal_lines(document, width=width):
             terminalreporter.write_line(line)
-        if settings.report_path:
-            reporting.write_json(document, settings.report_path)
-            terminalreporter.write_line(f"mlchaos report: {settings.report_path}")
-        if settings.markdown_path:
-            reporting.write_markdown(document, settings.markdown_path)
-            terminalreporter.write_line(f"mlchaos summary: {settings.markdown_path}")
+        for path, write, what in ((settings.report_path, reporting.write_json, "report"),
+                                  (settings.markdown_path, reporting.write_markdown, "summary")):
+            if not path:
+                continue
+            try:
+                write(document, path)
+            except OSError as exc:  # the verdicts stand in the exit status; say why the file is missing
+                terminalreporter.write_line(f"mlchaos {what}: could not write {path}: {exc}", red=True)
+            else:
+                terminalreporter.write_line(f"mlchaos {what}: {path}")
 
 
 def run_info(config: pytest.Config, session: ChaosSession) -> Any:
