@@ -9,18 +9,27 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+from filelock import FileLock
 from mlchaos_testenv import _build_template, dvc_env
 
 
 @pytest.fixture(scope="session")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    base = tmp_path_factory.mktemp("incidents-template")
+def template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Path]:
+    """Built once per run: under pytest-xdist the workers share one, built by the first behind a file lock."""
+    if worker_id == "master":
+        base = tmp_path_factory.mktemp("incidents-template")
+    else:
+        base = tmp_path_factory.getbasetemp().parent / "incidents-template"
+        base.mkdir(exist_ok=True)
     root = base / "env"
-    root.mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        dvc_env(mp, base)
-        mp.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-        _build_template(root)
+    with FileLock(str(base / "build.lock")):
+        if not (base / "done").exists():
+            with pytest.MonkeyPatch.context() as mp:
+                dvc_env(mp, base)
+                mp.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+                root.mkdir()
+                _build_template(root)
+            (base / "done").write_text("ok")
     yield root
 
 

@@ -83,7 +83,7 @@ def train_model(data: Path, out: Path) -> None:
     frame = pd.read_csv(data).iloc[:TRAIN_ROWS]
     model = Pipeline([
         ("encode", ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)], remainder="passthrough")),
-        ("forest", RandomForestClassifier(n_estimators=25, random_state=0, n_jobs=1)),
+        ("forest", RandomForestClassifier(n_estimators=20, max_depth=10, random_state=0, n_jobs=1)),
     ])
     model.fit(frame[NUMERIC + CATEGORICAL], frame["churn"])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -104,8 +104,13 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout
 
 
-def tree_digest(root: Path) -> dict[str, tuple[str, int]]:
-    """Every entry under ``root``: content sha256 (or symlink target) and permission bits."""
+def tree_digest(root: Path, relocatable: bool = False) -> dict[str, tuple[str, int]]:
+    """Every entry under ``root``: content sha256 (or symlink target) and permission bits.
+
+    ``relocatable`` hashes contents with ``root``'s own path masked, to compare two copies that
+    hold absolute paths of themselves (DVC's rwlock does).
+    """
+    mask = str(Path(root).resolve()).encode()
     result: dict[str, tuple[str, int]] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
@@ -115,7 +120,8 @@ def tree_digest(root: Path) -> dict[str, tuple[str, int]]:
             if path.is_symlink():
                 result[rel] = ("->" + os.readlink(path), st.st_mode)
             elif path.is_file():
-                result[rel] = (hashlib.sha256(path.read_bytes()).hexdigest(), st.st_mode)
+                data = path.read_bytes()
+                result[rel] = (hashlib.sha256(data.replace(mask, b"<root>") if relocatable else data).hexdigest(), st.st_mode)
             else:
                 result[rel] = ("dir", st.st_mode)
     return result
