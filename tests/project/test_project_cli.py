@@ -117,3 +117,23 @@ def test_snapshot_and_rollback_through_the_cli(env: Path, capsys: pytest.Capture
     code, out, _ = run(capsys, "-C", str(env), "rollback", "v2", "--json")
     assert code == 0 and json.loads(out)["ok"]
     assert run(capsys, "-C", str(env), "status")[0] == 0
+
+
+def test_incident_injects_through_the_plugin_api_and_recover_repairs_it(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree_digests(env)
+    code, out, _ = run(capsys, "-C", str(env), "incident", "data_corruption", "--mode", "duplicates",
+                       "--param", "fraction=0.1", "--seed", "3", "--dry-run")
+    assert code == 0 and "would" in out and tree_digests(env) == before
+    code, out, _ = run(capsys, "-C", str(env), "incident", "data_corruption", "--mode", "duplicates",
+                       "--param", "fraction=0.1", "--seed", "3", "--json")
+    assert code == 0 and json.loads(out)["touched"] == ["data/raw/churn.csv"]
+    assert run(capsys, "-C", str(env), "status")[0] == 1
+    assert run(capsys, "-C", str(env), "recover")[0] == 0
+    assert tree_digests(env) == before
+
+
+def test_incident_refuses_an_unknown_mode(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree_digests(env)
+    code, _, err = run(capsys, "-C", str(env), "incident", "data_corruption", "--mode", "bogus")
+    assert code == 2 and "bogus" in err and len(err.strip().splitlines()) == 1
+    assert tree_digests(env) == before

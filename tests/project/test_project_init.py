@@ -74,3 +74,50 @@ def test_rerunning_the_pipeline_in_process_reproduces_every_output_byte_for_byte
         run_stage(env, stage)
     assert_matches_lock(env, baseline_lock)
     assert project.detect(env) == []
+
+
+def test_dvc_repro_from_a_shell_agrees_with_the_in_process_pipeline(env: Path, baseline_lock: dict) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    bin_dir = str(Path(sys.executable).parent)
+    dvc = shutil.which("dvc", path=bin_dir) or "dvc"
+    shell_env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+                 "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(env / ".dvc" / "tmp" / "site_cache")}
+    proc = subprocess.run([dvc, "repro", "--force", "--single-item", "evaluate"], cwd=env, env=shell_env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Running stage 'evaluate'" in proc.stdout
+    assert_matches_lock(env, baseline_lock)
+    assert gitops.git(env, "status", "--porcelain").strip() == ""
+
+
+def test_a_relocated_copy_keeps_no_path_of_the_template(template: Path, env: Path) -> None:
+    import sqlite3
+
+    for db in (env / "mlflow.db", env / "backups" / "mlflow.db"):
+        conn = sqlite3.connect(db)
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for row in conn.execute(f'SELECT * FROM "{table}"'):
+                assert not any(isinstance(v, str) and str(template) in v for v in row), (table, row)
+        conn.close()
+    served = tracking.production_version(env)
+    assert str(env) in str(served.storage) and tracking.load_served(served) is not None
+
+
+def test_operations_leave_no_global_state_behind(env: Path) -> None:
+    import os
+
+    import mlflow
+
+    from project_under_test import environment
+
+    before_cwd, before_env = os.getcwd(), dict(os.environ)
+    environment.train(env, {"n_estimators": 7})
+    assert os.getcwd() == before_cwd
+    assert dict(os.environ) == before_env
+    assert mlflow.active_run() is None
+    assert str(env) not in mlflow.get_tracking_uri()
