@@ -167,3 +167,26 @@ def test_pipeline_and_storage_incidents_on_a_foreign_dvc_repo_are_restored(forei
         "test_model_lost_and_its_cache_object_corrupt": ("restored", "purge_corrupt_cache+dvc_fetch"),
         "test_half_written_dvc_lock": ("restored", "git_restore"),
     }
+
+
+def test_the_ini_key_can_name_a_dvc_project_and_the_report_names_it(pytester: pytest.Pytester,
+                                                                    shared_cache: Path) -> None:
+    pytester.makepyfile(foreign_chaos=f"from pytest_mlchaos.dvc_project import DVCProject\n\n"
+                                      f"project = DVCProject({str(FOREIGN)!r})\n")
+    pytester.makeini(f"[pytest]\ncache_dir = {shared_cache}\npythonpath = .\nmlchaos_project = foreign_chaos:project\n")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.incident("model_loss", mode="delete")
+        def test_model_deleted(ml_env):
+            assert ml_env.detect() == ["model.pkl: missing"]
+        """
+    )
+    report = pytester.path / "report.json"
+    result = pytester.runpytest("--mlchaos", f"--mlchaos-report={report}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["mlchaos: seed=*project=foreign_chaos:project*"])
+    document = json.loads(report.read_text())
+    assert document["run"]["project"]["name"] == "foreign-dvc"
+    assert [r["verdict"] for r in document["incidents"]] == ["restored"]
