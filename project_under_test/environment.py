@@ -55,11 +55,19 @@ class _StoreCreation:
         import threading
 
         self.error: BaseException | None = None
+        self.logger_level: int | None = None
         self.thread = threading.Thread(target=self._run, args=(root,), name="mlflow-store", daemon=True)
         self.thread.start()
 
     def _run(self, root: Path) -> None:
+        import logging
+
         try:
+            import mlflow  # noqa: F401  (its import configures the "mlflow" logger; quiet it after)
+
+            logger = logging.getLogger("mlflow")
+            self.logger_level = logger.level
+            logger.setLevel(logging.ERROR)
             tracking.create_store(root)
         except BaseException as exc:  # handed to the caller of wait()
             self.error = exc
@@ -85,17 +93,19 @@ def init(root: Path, rows: int | None = None, seed: int | None = None, *, cross_
     mlflow_logger = logging.getLogger("mlflow")
     saved_level = mlflow_logger.level
     mlflow_logger.setLevel(logging.ERROR)
+    store: list[_StoreCreation] = []
     try:
-        return _init(root, cfg, cross_validate)
+        return _init(root, cfg, cross_validate, store)
     finally:
-        mlflow_logger.setLevel(saved_level)
+        restored = store[0].logger_level if store and store[0].logger_level is not None else saved_level
+        mlflow_logger.setLevel(restored)
         if saved_pool is None:
             os.environ.pop("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", None)
         else:
             os.environ["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = saved_pool
 
 
-def _init(root: Path, cfg: config_mod.Config, cross_validate: bool) -> dict[str, Any]:
+def _init(root: Path, cfg: config_mod.Config, cross_validate: bool, started: list[_StoreCreation]) -> dict[str, Any]:
     from .versioning import VersionController
 
     timings: dict[str, float] = {}
@@ -110,6 +120,7 @@ def _init(root: Path, cfg: config_mod.Config, cross_validate: bool) -> dict[str,
     timings["git+dvc"] = time.perf_counter() - t
     t = time.perf_counter()
     store = _StoreCreation(root)  # MLflow's schema takes seconds: build it while the pipeline runs
+    started.append(store)
     try:
         stages.run_pipeline(root)
     except BaseException:
