@@ -598,12 +598,11 @@ class _Recovery:
             damage = self._try("clear_stale_locks", self._clear_locks, damage)
         if damage.tracked:
             damage = self._try("git_restore", self._git_restore, damage)
-        cached = {o.path for o in self.layout.outs if o.cached}
         if any(why != "missing" for why in damage.cache.values()):
             damage = self._purge(damage)  # DVC would copy a corrupt object back: it does not rehash read-only objects
-        if any(rel in cached for rel in damage.workspace) and not damage.cache:
+        if self._damaged_outs(damage) and not damage.cache:
             damage = self._try("dvc_checkout", self._checkout, damage)
-        if damage.cache or any(rel in cached for rel in damage.workspace):
+        if damage.cache or self._damaged_outs(damage):
             damage = self._try("dvc_fetch", self._fetch, damage)
         if any(self._stage_of(rel) for rel in damage.workspace):
             damage = self._try("dvc_repro", self._repro, damage)

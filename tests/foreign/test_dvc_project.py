@@ -101,7 +101,7 @@ def test_evaluate_recomputes_the_metrics_without_touching_the_env(foreign_projec
     before = {p.relative_to(foreign_env).as_posix(): md5_file(p) for p in foreign_env.rglob("*")
               if p.is_file() and ".git" not in p.parts}
     written = json.loads((foreign_env / "metrics.json").read_text())
-    assert foreign_project.evaluate(foreign_env) == pytest.approx(written)
+    assert DVCProject(FOREIGN, reuse_metrics=False).evaluate(foreign_env) == pytest.approx(written)
     after = {p.relative_to(foreign_env).as_posix(): md5_file(p) for p in foreign_env.rglob("*")
              if p.is_file() and ".git" not in p.parts}
     assert after == before
@@ -203,9 +203,8 @@ def test_evaluate_reruns_the_stage_when_a_dep_changes(foreign_project: DVCProjec
     header, *rows = test_csv.read_text().splitlines()
     flipped = [row[:-1] + ("1" if row.endswith("0") else "0") if i < 40 else row for i, row in enumerate(rows)]
     test_csv.write_text("\n".join([header, *flipped]) + "\n")
-    damaged = foreign_project.evaluate(foreign_env)
+    damaged = foreign_project.evaluate(foreign_env)  # a new md5 of data/test.csv: the stage runs again
     assert damaged["accuracy"] < baseline["accuracy"] - 0.1
-    assert DVCProject(FOREIGN, reuse_metrics=False).evaluate(foreign_env) == damaged
 
 
 def test_a_half_written_dvc_lock_is_detected_and_restored_from_git(foreign_project: DVCProject, foreign_env: Path) -> None:
@@ -229,3 +228,48 @@ def test_a_stale_rwlock_is_cleared_before_the_lost_model_is_checked_out(
     result = foreign_project.recover(foreign_env, [])
     assert [a.strategy for a in result.attempts if a.succeeded] == ["clear_stale_locks", "dvc_checkout"]
     assert result.recovered and foreign_project.detect(foreign_env) == []
+
+
+TINY_DVC_YAML = """
+stages:
+  shards:
+    wdir: work
+    cmd: python ../shards.py
+    deps:
+      - ../shards.py
+    outs:
+      - shards
+  score:
+    foreach: [a, b]
+    do:
+      cmd: python score.py ${item}
+      deps:
+        - score.py
+        - work/shards
+      outs:
+        - ${item}.json
+"""
+SHARDS_PY = "import os\nos.makedirs('shards', exist_ok=True)\nfor i in range(3):\n    open(f'shards/{i}.txt', 'w').write(str(i) * 50)\n"
+SCORE_PY = "import json, sys\njson.dump({'n': len(open('work/shards/1.txt').read()), sys.argv[1]: 1}, open(sys.argv[1] + '.json', 'w'))\n"
+
+
+def test_a_directory_out_in_a_wdir_and_foreach_stages_are_handled(tmp_path: Path) -> None:
+    source = tmp_path / "tiny"
+    (source / "work").mkdir(parents=True)
+    (source / "dvc.yaml").write_text(TINY_DVC_YAML)
+    (source / "shards.py").write_text(SHARDS_PY)
+    (source / "score.py").write_text(SCORE_PY)
+    project = DVCProject(source, metrics_file="b.json")
+    root = tmp_path / "env"
+    project.build(root)
+    art = project.artifacts(root)
+    assert art.stages == ("shards", "score@a", "score@b")
+    assert dict(art.stage_outputs)["shards"] == ("work/shards",)
+    assert project.detect(root) == []
+    assert project.evaluate(root) == {"n": 50.0, "b": 1.0}
+
+    flip_same_size(root / "work/shards/2.txt", offset=10)
+    assert project.detect(root) == ["work/shards/2.txt: md5 differs from dvc.lock"]
+    result = project.recover(root, [])
+    assert result.recovered and result.strategy == "dvc_checkout"
+    assert (root / "work/shards/2.txt").read_text() == "2" * 50
