@@ -698,12 +698,16 @@ class _Recovery:
             repo.commit(force=True)
 
     def _repro(self, damage: Damage) -> None:
+        """Rerun the stages owning damaged outs, in pipeline order, through the failpoints like ``run_stage``
+        (a persistent injected failure keeps failing here, and recovery says so)."""
         stages = {self._stage_of(rel) for rel in damage.workspace} - {None}
-        for stage in self.layout.stages:  # in pipeline order
+        for stage in self.layout.stages:
             if stage in stages:
+                failpoints.hit(self.root, stage.name)
                 for rel in stage.outs:
                     if any(d == rel or d.startswith(rel + "/") for d in damage.workspace):
                         _remove(self.root / rel)  # so DVC sees them gone, whatever its state db says
+                failpoints.hit(self.root, stage.name, "write")
                 with open_repo(self.root) as repo:
                     repo.reproduce(stage.target)
 

@@ -273,3 +273,15 @@ def test_a_directory_out_in_a_wdir_and_foreach_stages_are_handled(tmp_path: Path
     result = project.recover(root, [])
     assert result.recovered and result.strategy == "dvc_checkout"
     assert (root / "work/shards/2.txt").read_text() == "2" * 50
+
+
+def test_a_persistent_stage_failure_makes_recovery_say_it_failed(foreign_project: DVCProject, foreign_env: Path) -> None:
+    shutil.rmtree(foreign_env / CACHE_DIR)
+    shutil.rmtree(foreign_env / REMOTE_DIR)
+    failpoints.arm(foreign_env, "prepare", "raise", persistent=True, message="prepare keeps crashing")
+    (foreign_env / "data/test.csv").unlink()
+    result = foreign_project.recover(foreign_env, [])
+    assert not result.recovered
+    repro = [a for a in result.attempts if a.strategy == "dvc_repro"]
+    assert repro and not repro[0].succeeded and "prepare keeps crashing" in (repro[0].error or "")
+    assert "data/test.csv: missing" in result.message
