@@ -12,6 +12,7 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .spec import IncidentError
 
@@ -66,8 +67,54 @@ class CsvTable:
             return buf.getvalue()
         return self.delimiter.join(fields)
 
-    def set_fields(self, i: int, fields: list[str]) -> None:
-        self.records[i] = self.format(fields)
+    def set_fields(self, i: int, fields: list[str], *, plain: bool = False) -> None:
+        """Store row ``i``; ``plain`` promises no value needs quoting (only values this file already held, or numbers)."""
+        self.records[i] = self.delimiter.join(fields) if plain and not self.quoted else self.format(fields)
+
+    def column_texts(self, col: int) -> list[str]:
+        """The raw text of column ``col`` in every row (fast: a bounded split per row)."""
+        if self.quoted:
+            return [self.field(i, col) for i in range(len(self.records))]
+        d, n = self.delimiter, col + 1
+        return [(parts[col] if len(parts) > col else "") for parts in (r.split(d, n) for r in self.records)]
+
+    def replace_column(self, col: int, values: list[str]) -> None:
+        """Set column ``col`` of every row to ``values`` (quoted where a value needs it)."""
+        d = self.delimiter
+        distinct = set(values)
+        if self.quoted or any('"' in v or "\n" in v or "\r" in v for v in distinct):
+            for i, v in enumerate(values):
+                f = self.fields(i)
+                if col < len(f):
+                    f[col] = v
+                    self.records[i] = self.format(f)
+            return
+        if any(d in v for v in distinct):
+            values = [f'"{v}"' if d in v else v for v in values]
+        out = []
+        for rec, v in zip(self.records, values):
+            f = rec.split(d)
+            if col < len(f):
+                f[col] = v
+            out.append(d.join(f))
+        self.records = out
+
+    def rearrange(self, order: list[int]) -> None:
+        """Keep the columns in ``order`` (drops the others), for every row."""
+        if self.quoted:
+            for i in range(len(self.records)):
+                f = self.fields(i)
+                self.records[i] = self.format([f[c] if c < len(f) else "" for c in order])
+            return
+        d = self.delimiter
+        width = len(self.header)
+        out = []
+        for rec in self.records:
+            f = rec.split(d)
+            if len(f) < width:
+                f += [""] * (width - len(f))
+            out.append(d.join([f[c] for c in order]))
+        self.records = out
 
     # -- columns ---------------------------------------------------------------------------
     def column(self, name: str, where: str, param: str = "column") -> int:
@@ -121,9 +168,10 @@ def _is_int_text(v: str) -> bool:
     return v.isdigit()
 
 
-def format_number(value: float, is_int: bool, decimals: int) -> str:
+def number_formatter(is_int: bool, decimals: int) -> Callable[[float], str]:
+    """How a column writes its numbers: integers stay integers, decimals keep their count."""
     if is_int:
-        return str(int(round(value)))
+        return lambda value: str(round(value))
     if decimals:
-        return f"{value:.{decimals}f}"
-    return repr(float(value))
+        return ("{:.%df}" % decimals).format
+    return repr

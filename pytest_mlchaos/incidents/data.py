@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ._csvtable import CsvTable, format_number
+from ._csvtable import CsvTable, number_formatter
 from ._files import RoleInjector, count_for, cut_point, flip_bytes_in_place, pick, require_files, restore_times, write_atomic
 from .registry import IncidentRegistry, InjectionContext
 from .spec import Incident, IncidentError, Param
@@ -61,15 +61,18 @@ class Noise(_DataInjector):
             raise IncidentError(f"{self.where()}: {path.name} has no numeric feature columns (and rows) to add noise to")
         rows = pick(ctx.rng, range(len(table.records)), count_for(incident.param("fraction"), len(table.records)))
         scale = incident.param("scale")
+        gauss = ctx.rng.gauss
+        plan = [(c, number_formatter(is_int, decimals), scale * std) for c, (is_int, decimals, std) in numeric.items()]
         changed = 0
         for i in rows:
             fields = table.fields(i)
-            for c, (is_int, decimals, std) in numeric.items():
-                if c < len(fields) and fields[c].strip():
-                    new = format_number(float(fields[c]) + ctx.rng.gauss(0.0, scale * std), is_int, decimals)
-                    changed += new != fields[c]
+            for c, fmt, sigma in plan:
+                old = fields[c] if c < len(fields) else ""
+                if old.strip():
+                    new = fmt(float(old) + gauss(0.0, sigma))
+                    changed += new != old
                     fields[c] = new
-            table.set_fields(i, fields)
+            table.set_fields(i, fields, plain=True)
         write_atomic(path, table.to_bytes())
         cols = ", ".join(table.header[c] for c in numeric)
         return f"added noise (scale {scale} std) to {changed} values in {len(rows)} of {len(table.records)} rows of {self.name(ctx, path)} (columns {cols})"
@@ -135,7 +138,7 @@ class LabelFlip(_DataInjector):
         assert table is not None
         col = table.column(incident.param("label"), self.where(), "label")
         n = len(table.records)
-        classes = sorted({table.field(i, col) for i in range(n)} - {""})
+        classes = sorted(set(table.column_texts(col)) - {""})
         if len(classes) < 2:
             raise IncidentError(f"{self.where()}: label column {table.header[col]!r} of {path.name} has fewer than 2 classes: {classes}")
         rows = pick(ctx.rng, range(n), count_for(incident.param("fraction"), n))
@@ -143,7 +146,7 @@ class LabelFlip(_DataInjector):
             fields = table.fields(i)
             others = [c for c in classes if c != fields[col]]
             fields[col] = others[0] if len(others) == 1 else ctx.rng.choice(others)
-            table.set_fields(i, fields)
+            table.set_fields(i, fields, plain=True)
         write_atomic(path, table.to_bytes())
         return f"flipped the {table.header[col]!r} label of {len(rows)} of {n} rows of {self.name(ctx, path)} (classes {classes})"
 
@@ -173,10 +176,9 @@ class SchemaDrift(_DataInjector):
         col_name = table.header[col]
         where = self.name(ctx, path)
         if change == "drop":
-            header = table.header[:col] + table.header[col + 1:]
-            for i in range(len(table.records)):
-                f = table.fields(i)
-                table.set_fields(i, f[:col] + f[col + 1:])
+            order = [c for c in range(len(table.header)) if c != col]
+            header = [table.header[c] for c in order]
+            table.rearrange(order)
             write_atomic(path, table.to_bytes(header))
             return f"dropped column {col_name!r} from {where}"
         if change == "rename":
@@ -191,22 +193,18 @@ class SchemaDrift(_DataInjector):
             while order == list(range(len(table.header))):
                 ctx.rng.shuffle(order)
             header = [table.header[c] for c in order]
-            for i in range(len(table.records)):
-                f = table.fields(i)
-                table.set_fields(i, [f[c] if c < len(f) else "" for c in order])
+            table.rearrange(order)
             write_atomic(path, table.to_bytes(header))
             return f"reordered the columns of {where} to {', '.join(header)}"
-        numeric = table.numeric_columns()
-        is_numeric = col in numeric
-        codes: dict[str, str] = {}
-        for i in range(len(table.records)):
-            f = table.fields(i)
-            if col < len(f) and f[col] != "":
-                if is_numeric:  # a locale change upstream: decimal commas, so the column reads as text
-                    f[col] = f[col].replace(".", ",") if "." in f[col] else f[col] + ",0"
-                else:  # categories exported as integer codes
-                    f[col] = codes.setdefault(f[col], str(len(codes)))
-                table.set_fields(i, f)
+        is_numeric = col in table.numeric_columns()
+        texts = table.column_texts(col)
+        if is_numeric:  # a locale change upstream: decimal commas, so the column reads as text
+            new = [t.replace(".", ",") if "." in t else (t + ",0" if t else t) for t in texts]
+            codes: dict[str, str] = {}
+        else:  # categories exported as integer codes
+            codes = {}
+            new = [codes.setdefault(t, str(len(codes))) if t else t for t in texts]
+        table.replace_column(col, new)
         write_atomic(path, table.to_bytes())
         how = "numbers written with decimal commas (now text)" if is_numeric else f"categories replaced by {len(codes)} integer codes"
         return f"changed the dtype of column {col_name!r} in {where}: {how}"
