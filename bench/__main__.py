@@ -1,0 +1,10 @@
+"""``python -m bench`` (from the repository root) is ``python bench/run.py``."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import main  # noqa: E402
+
+sys.exit(main())

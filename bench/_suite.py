@@ -1,0 +1,99 @@
+"""Benchmarks 5 and 6: the chaos suite as users run it (subprocesses of ``pytest --mlchaos``).
+
+5. Parallel speed-up: ``pytest --mlchaos scenarios/ -p no:randomly -q`` with ``-n 0`` and ``-n 2``,
+   interleaved, on a warm baseline cache.
+6. Cached baseline: a one-test chaos run with a fresh ``-o cache_dir`` (cold: the session builds
+   the baseline) and again with the same cache dir (warm: the session loads it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from _common import BENCH, PYTHON, REPO, Figure, clean_env, log, run_timed
+
+ONE_TEST = "scenarios/test_core_incidents.py::test_a_deleted_model_is_restored"
+G5 = "5. parallel speed-up (scenarios/, warm baseline cache)"
+G6 = "6. cached baseline (one-test chaos run, subprocess)"
+
+
+def _pytest(args: list[str], cache: Path, first: Path | None = None, check_rc: tuple[int, ...] = (0,)) -> tuple[float, dict, str]:
+    env = clean_env(PYTHONPATH=str(BENCH), **({"MLCHAOS_BENCH_FIRST": str(first)} if first else {}))
+    if first is not None and first.exists():
+        first.unlink()
+    spawned = time.time()
+    seconds, proc = run_timed([PYTHON, "-m", "pytest", "--mlchaos", "-p", "no:randomly", "-p", "_firsttest",
+                               "-o", f"cache_dir={cache}", *args], cwd=REPO, env=env, check=False)
+    if proc.returncode not in check_rc:
+        raise RuntimeError(f"pytest {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    marks = json.loads(first.read_text()) if first is not None and first.is_file() else {}
+    marks = {k: v - spawned for k, v in marks.items()}
+    summary = (proc.stdout.strip().splitlines() or [""])[-1]
+    return seconds, marks, summary
+
+
+def cached(work: Path, n: int, cold_runs: int) -> tuple[list[Figure], Path]:
+    """Cold and warm one-test runs; returns the figures and a warm cache dir for later runs."""
+    first = work / "first.json"
+    cold_total, cold_first, warm_total, warm_first = [], [], [], []
+    warm_cache = work / "cache-cold-0"
+    for i in range(cold_runs):
+        cache = work / f"cache-cold-{i}"
+        log(f"cached baseline: cold run {i + 1}/{cold_runs}")
+        seconds, marks, _ = _pytest(["-q", ONE_TEST], cache, first)
+        cold_total.append(seconds)
+        cold_first.append(marks.get("first_call", float("nan")))
+        warm_cache = cache
+    log(f"cached baseline: 1 warm-up + {n} warm runs")
+    for i in range(1 + n):
+        seconds, marks, _ = _pytest(["-q", ONE_TEST], warm_cache, first)
+        if i:
+            warm_total.append(seconds)
+            warm_first.append(marks.get("first_call", float("nan")))
+    speedups = [c / w for c, w in zip(sorted(cold_first), sorted(warm_first))] if cold_first else []
+    figures = [
+        Figure(G6, "warm: spawn -> first chaos test body", warm_first, target=2.0,
+               note="wall time from starting `pytest --mlchaos` to the first test's call phase (after its "
+                    "fixtures: baseline loaded, env cloned and injected)"),
+        Figure(G6, "cold: spawn -> first chaos test body", cold_first, note="fresh -o cache_dir: the baseline is built"),
+        Figure(G6, "cold / warm, time to first test", [_med(cold_first) / _med(warm_first)], unit="x", target=5.0,
+               at_least=True, extra={"pairwise": speedups}),
+        Figure(G6, "  warm: whole one-test run (spawn -> exit)", warm_total),
+        Figure(G6, "  cold: whole one-test run (spawn -> exit)", cold_total),
+        Figure(G6, "  cold / warm, whole run", [_med(cold_total) / _med(warm_total)], unit="x"),
+    ]
+    return figures, warm_cache
+
+
+def parallel(cache: Path, n: int, select: list[str] | None = None) -> list[Figure]:
+    """Interleaved ``-n 0`` and ``-n 2`` runs of the chaos suite on the warm cache ``cache``."""
+    args = ["-q", *(select or ["scenarios/"])]
+    serial, par, summaries = [], [], []
+    for i in range(n):
+        log(f"parallel: pair {i + 1}/{n} (-n 0, then -n 2)")
+        s, _, sum0 = _pytest([*args, "-n", "0"], cache, check_rc=(0, 1))
+        p, _, sum2 = _pytest([*args, "-n", "2"], cache, check_rc=(0, 1))
+        serial.append(s)
+        par.append(p)
+        summaries.append((sum0, sum2))
+    counts = _counts(summaries[-1][0]) if summaries else ""
+    return [
+        Figure(G5, "-n 2 / -n 0 wall time", [p / s for p, s in zip(par, serial)], unit="x", target=0.65,
+               note=f"suite: {' '.join(select or ['scenarios/'])}; last -n 0 result: {counts}; "
+                    f"last -n 2 result: {_counts(summaries[-1][1]) if summaries else ''}"),
+        Figure(G5, "  -n 0 wall time", serial),
+        Figure(G5, "  -n 2 wall time", par),
+    ]
+
+
+def _counts(summary: str) -> str:
+    return re.sub(r"=+", "", summary).strip()
+
+
+def _med(values: list[float]) -> float:
+    import statistics
+
+    return statistics.median(values) if values else float("nan")
