@@ -7,7 +7,9 @@ Pick one on the command line::
 - ``mlchaos-dev``: 20 examples, 10 stateful steps, no deadline; quick local runs.
 - ``mlchaos-ci``: 50 examples, 10 stateful steps, no deadline, derandomised (the same
   examples on every run, so a red gate is reproducible; this also turns the example
-  database off), and the failure blob printed.
+  database off), one bug reported (after a first failure Hypothesis otherwise keeps
+  searching for up to 10 s of wall-clock time, which makes the shrunk example depend on
+  the machine's speed), and the failure blob printed.
 
 Both skip Hypothesis's explain phase, which re-runs the failing example many times to
 say which parts of it matter: with an environment per example it costs more than all
@@ -15,10 +17,10 @@ the shrinking (measured: 95% of a shrink's time). Both suppress only ``HealthChe
 is slow by Hypothesis's standards and expected here. The function-scoped-fixture health
 check stays on: use the session-scoped ``ml_env_factory`` under ``@given``, not ``ml_env``.
 
-Hypothesis loads ``--hypothesis-profile`` in its ``pytest_configure``, so the profiles
-must be registered before that: the mlchaos plugin does it when the requested profile
-starts with ``mlchaos-``; without the plugin, ``import pytest_mlchaos.profiles`` in a
-``conftest.py``.
+Hypothesis loads ``--hypothesis-profile`` in its ``pytest_configure``, before test
+modules are imported, so the profiles must be registered by then: ``import
+pytest_mlchaos.profiles`` in the suite's root ``conftest.py``. (``register_profiles`` is
+also shaped as a Hypothesis ``hypothesis`` entry point, which Hypothesis calls on import.)
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def register_profiles() -> None:
     """Register ``mlchaos-dev`` and ``mlchaos-ci`` (idempotent); loading one is left to the user."""
     common = dict(deadline=None, stateful_step_count=10, phases=PHASES, suppress_health_check=[HealthCheck.too_slow])
     settings.register_profile(DEV, max_examples=20, **common)
-    settings.register_profile(CI, max_examples=50, derandomize=True, print_blob=True, **common)
+    settings.register_profile(CI, max_examples=50, derandomize=True, report_multiple_bugs=False, print_blob=True, **common)
 
 
 register_profiles()

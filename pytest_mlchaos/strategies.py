@@ -30,11 +30,15 @@ __all__ = ["StrategyError", "incident_sequences", "incidents", "note_replay", "r
 
 SEED_MAX = 2**32 - 1
 _STEPS = 10_000  # grid of float parameters: value = low + (high - low) * k / _STEPS, k shrinks to its minimum
-_UNBOUNDED_SPAN = 1000
+_OPEN_END_INT, _OPEN_END_FLOAT = 10, 1.0  # an open-ended severity is drawn this far past its bound (or 2x its default)
 
 
 class StrategyError(InvalidArgument, IncidentError):
     """A strategy argument that cannot produce anything; raised when the strategy is made, naming the argument."""
+
+
+class _UnknownName(StrategyError):
+    """A kind or mode the registry does not know (yet: plugins register theirs when the session starts)."""
 
 
 # -- replay ----------------------------------------------------------------------------
@@ -145,17 +149,17 @@ def _select(registry: IncidentRegistry, options: _Options) -> list[tuple[str, In
     if options.kinds is not None:
         for kind in options.kinds:
             if kind not in known:
-                raise StrategyError(f"kinds: unknown incident kind {kind!r}; known kinds: {', '.join(known)}")
+                raise _UnknownName(f"kinds: unknown incident kind {kind!r}; known kinds: {', '.join(known)}")
     modes = options.modes
     if isinstance(modes, Mapping):
         for kind, kind_modes in modes.items():
             if kind not in known:
-                raise StrategyError(f"modes: unknown incident kind {kind!r}; known kinds: {', '.join(known)}")
+                raise _UnknownName(f"modes: unknown incident kind {kind!r}; known kinds: {', '.join(known)}")
             if options.kinds is not None and kind not in options.kinds:
                 raise StrategyError(f"modes names kind {kind!r}, which kinds={list(options.kinds)!r} leaves out")
             for mode in kind_modes:
                 if mode not in registry.modes(kind):
-                    raise StrategyError(
+                    raise _UnknownName(
                         f"modes: unknown mode {mode!r} for incident {kind!r}; allowed modes: {', '.join(registry.modes(kind))}")
     kinds = list(options.kinds) if options.kinds is not None else (list(modes) if isinstance(modes, Mapping) else known)
     if modes is not None and not isinstance(modes, Mapping):
@@ -163,7 +167,7 @@ def _select(registry: IncidentRegistry, options: _Options) -> list[tuple[str, In
         for mode in modes:
             if mode not in allowed:
                 listed = ", ".join(f"{k}: {', '.join(registry.modes(k))}" for k in kinds)
-                raise StrategyError(f"modes: unknown mode {mode!r} for kinds {', '.join(kinds)}; allowed modes ({listed})")
+                raise _UnknownName(f"modes: unknown mode {mode!r} for kinds {', '.join(kinds)}; allowed modes ({listed})")
     selected = []
     for kind in kinds:
         wanted = modes.get(kind) if isinstance(modes, Mapping) else modes
@@ -180,21 +184,27 @@ class _Skip(Exception):
     """This (kind, mode) needs something the caller did not give (e.g. ``available["stages"]``)."""
 
 
+def _span(p: Param, minimum: float) -> float:
+    """How far to draw past an open end: twice the default, at least ``minimum``."""
+    default = p.default if isinstance(p.default, (int, float)) and not isinstance(p.default, bool) else 0
+    return max(minimum, 2 * abs(default))
+
+
 def _int_bounds(p: Param) -> tuple[int, int]:
     lo = None if p.low is None else (math.floor(p.low) + 1 if p.low_open and float(p.low).is_integer() else math.ceil(p.low))
     hi = None if p.high is None else (math.ceil(p.high) - 1 if p.high_open and float(p.high).is_integer() else math.floor(p.high))
-    default = p.default if isinstance(p.default, int) and not isinstance(p.default, bool) else 0
+    span = int(_span(p, _OPEN_END_INT))
     if lo is None:
-        lo = hi - _UNBOUNDED_SPAN if hi is not None and hi < 0 else min(0, default)
+        lo = 0 if hi is None or hi >= span else hi - span
     if hi is None:
-        hi = max(lo, default) + max(_UNBOUNDED_SPAN, 2 * abs(default))
+        hi = lo + span
     return lo, hi
 
 
 def _float_bounds(p: Param) -> tuple[float, float]:
-    default = float(p.default) if isinstance(p.default, (int, float)) and not isinstance(p.default, bool) else 0.0
-    lo = float(p.low) if p.low is not None else (min(0.0, default) if p.high is None or p.high >= 0 else p.high - _UNBOUNDED_SPAN)
-    hi = float(p.high) if p.high is not None else max(lo, default) + max(float(_UNBOUNDED_SPAN), 2 * abs(default))
+    span = float(_span(p, _OPEN_END_FLOAT))
+    lo = float(p.low) if p.low is not None else (0.0 if p.high is None or p.high >= span else p.high - span)
+    hi = float(p.high) if p.high is not None else lo + span
     return lo, hi
 
 
@@ -226,6 +236,8 @@ def _param_strategy(p: Param, max_severity: float, available: Mapping[str, tuple
         return None
     if p.type is bool:
         return st.booleans()
+    if p.type in (int, float) and (p.low is None or p.high is None) and not (p.severity or p.required):
+        return None  # an open-ended knob that is not the severity: keep its default rather than guess a scale
     if p.type is int:
         lo, hi = _int_bounds(p)
         if hi < lo:
@@ -334,10 +346,14 @@ def _options(kinds: Any, modes: Any, max_severity: Any, targets: Any, available:
 def _incident_strategy(*, kinds: Any = None, modes: Any = None, max_severity: Any = 1.0, registry: Any = None,
                        targets: Any = None, available: Any = None) -> SearchStrategy[Incident]:
     options = _options(kinds, modes, max_severity, targets, available)
-    strategy = _build(_resolve_registry(registry), options)  # eager: bad arguments raise here
     if registry is not None:
-        return strategy
-    # The session's registry (with plugin-registered kinds) may be set after this call: use it at draw time.
+        return _build(_resolve_registry(registry), options)  # eager: bad arguments raise here
+    try:
+        _build(_resolve_registry(None), options)  # eager too, against the registry active now
+    except _UnknownName:
+        # A test module may be imported before the session's registry (with the kinds plugins add
+        # through pytest_mlchaos_register_incidents) is active: names are checked again at the first draw.
+        pass
     return st.deferred(lambda: _build(_resolve_registry(None), options))
 
 
@@ -361,11 +377,18 @@ def incidents(
       fraction of its range, from its low end.
     - ``targets``: target paths or roles to draw (``None`` = the injector's default),
       for every kind or as ``{kind: [targets]}``.
+    - Parameters are drawn from their schema: choices (first ones first), bounded
+      numbers (low end first), booleans. An open-ended number is drawn only when it is the
+      severity (up to twice its default past its bound, at least 10, or 1.0 for floats);
+      otherwise it, and a string without choices, keeps its default.
     - ``available``: the lists ``choices_from`` parameters draw from, e.g.
       ``env.artifacts.available()``. A (kind, mode) whose required parameter needs a list
       not given is skipped, or raises when its mode was named in ``modes``.
 
-    Arguments are checked now; a bad one raises ``StrategyError`` naming it.
+    Arguments are checked now; a bad one raises ``StrategyError`` naming it. (With
+    ``registry=None``, a kind or mode the active registry does not know yet is checked
+    again at the first draw: a test module may be imported before the session's registry,
+    with the kinds plugins register, is active.)
     """
     return _incident_strategy(kinds=kinds, modes=modes, max_severity=max_severity, registry=registry,
                               targets=targets, available=available).map(_noted_one)

@@ -7,6 +7,7 @@ from typing import Callable
 
 import pytest
 
+import pytest_mlchaos.profiles  # noqa: F401  (so that --hypothesis-profile=mlchaos-ci works for this folder)
 from pytest_mlchaos.env import Baseline, EnvFactory, build_baseline
 from pytest_mlchaos.incidents import IncidentRegistry
 

@@ -43,7 +43,7 @@ def fuzz(factory: EnvFactory, strategy: Any, *, max_examples: int = 50) -> FuzzR
     """``@given(strategy)``: each example a fresh environment from ``factory``, recovered and verified."""
     run = FuzzRun(None, [], [], 0.0)
 
-    @settings(max_examples=max_examples, deadline=None, derandomize=True, phases=PHASES,
+    @settings(max_examples=max_examples, deadline=None, derandomize=True, phases=PHASES, report_multiple_bugs=False,
               suppress_health_check=[HealthCheck.too_slow])
     @given(strategy)
     def recovery_holds(incidents: list[Incident]) -> None:

@@ -18,7 +18,7 @@ from . import toyproject
 from .toyincidents import toy_registry
 
 SETTINGS = settings(max_examples=15, stateful_step_count=10, deadline=None, derandomize=True, phases=PHASES,
-                    suppress_health_check=[HealthCheck.too_slow])
+                    report_multiple_bugs=False, suppress_health_check=[HealthCheck.too_slow])
 
 
 class CountingToy(toyproject.ToyProject):
