@@ -31,7 +31,11 @@ class CsvTable:
     # -- reading -----------------------------------------------------------------------
     @classmethod
     def read(cls, path: Path, where: str) -> CsvTable:
-        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+        raw = path.read_bytes()
+        if b"\x00" in raw[:65536]:
+            raise IncidentError(f"{where}: {path.name} is not a text CSV (it holds NUL bytes); "
+                                "modes that work on any file: truncate, bitflip, delete")
+        text = raw.decode("utf-8", errors="surrogateescape")
         if not text.strip():
             raise IncidentError(f"{where}: {path.name} is empty; a CSV with a header row is needed")
         newline = "\r\n" if "\r\n" in text[:65536] else "\n"

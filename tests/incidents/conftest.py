@@ -14,9 +14,9 @@ from mlchaos_testenv import _build_template, dvc_env
 
 
 @pytest.fixture(scope="session")
-def template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Path]:
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Built once per run: under pytest-xdist the workers share one, built by the first behind a file lock."""
-    if worker_id == "master":
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
         base = tmp_path_factory.mktemp("incidents-template")
     else:
         base = tmp_path_factory.getbasetemp().parent / "incidents-template"

@@ -207,3 +207,10 @@ def test_quoted_csv_round_trips_untouched_fields(tmp_path: Path) -> None:
     after = read(path)
     assert [r[:3] for r in after] == [r[:3] for r in rows]
     assert sum(a[3] != b[3] for a, b in zip(after[1:], rows[1:])) == 100
+
+
+def test_csv_modes_refuse_a_binary_file_and_name_the_modes_that_work(env: Path) -> None:
+    before = sha(env / "models/model.joblib")
+    with pytest.raises(IncidentError, match="not a text CSV.*truncate, bitflip, delete"):
+        run(env, "noise", target="models/model.joblib")
+    assert sha(env / "models/model.joblib") == before
