@@ -104,6 +104,9 @@ class WrongModel(_ModelFile):
             raise IncidentError(f"{self.where()}: variant='pruned' needs a forest (an estimator with estimators_), "
                                 f"{ctx.rel(path)} holds {type(model).__name__}; allowed variants: auto, degraded")
         trees = incident.param("trees")
+        if variant == "pruned" and len(forest.estimators_) <= trees:
+            raise IncidentError(f"{self.where()}: parameter trees={trees} must be below the forest's "
+                                f"{len(forest.estimators_)} trees for variant='pruned'")
         if variant in ("auto", "pruned") and forest is not None and len(forest.estimators_) > trees:
             kept = sorted(ctx.rng.sample(range(len(forest.estimators_)), trees))
             forest.estimators_ = [forest.estimators_[i] for i in kept]
@@ -134,12 +137,12 @@ class _Registry(Injector):
 
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         where = f"incident {self.kind}/{self.mode}"
+        if not ctx.artifacts.registry_model:
+            raise IncidentError(f"{where}: this environment names no registered model (artifacts.registry_model is not set)")
         if incident.target is not None:
             return [incident.target]
         if not ctx.artifacts.mlflow_db:
             raise IncidentError(f"{where}: this environment has no MLflow database (artifacts.mlflow_db is not set)")
-        if not ctx.artifacts.registry_model:
-            raise IncidentError(f"{where}: this environment names no registered model (artifacts.registry_model is not set)")
         return [ctx.artifacts.mlflow_db]
 
     @contextmanager
