@@ -7,13 +7,16 @@ import hashlib
 import io
 import logging
 import os
+import re
 import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .layout import DVC_CACHE, DVC_REMOTE, LOCK, SITE_CACHE
+from .layout import DVC_CACHE, DVC_REMOTE, DVC_YAML, LOCK, SITE_CACHE
+
+_MD5 = re.compile(r"^[0-9a-f]{32}$")
 
 
 class LockError(ValueError):
@@ -123,15 +126,43 @@ def read_lock(root: Path) -> dict[str, Any]:
     return data
 
 
+def declared_outputs(root: Path) -> dict[str, list[str]] | None:
+    """Outputs (and metrics) each stage of ``dvc.yaml`` declares; None when dvc.yaml is unreadable."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((Path(root) / DVC_YAML).read_text())
+        declared = {}
+        for stage, entry in data["stages"].items():
+            paths = []
+            for item in [*(entry.get("outs") or []), *(entry.get("metrics") or [])]:
+                paths.append(item if isinstance(item, str) else next(iter(item)))
+            declared[stage] = paths
+        return declared
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError, StopIteration):
+        return None
+
+
 def locked_outs(root: Path, lock: dict[str, Any] | None = None) -> dict[str, LockedOut]:
-    """Every output ``dvc.lock`` records, by path."""
+    """Every output ``dvc.lock`` records, by path; LockError when the lock is malformed or incomplete
+    (a stage or output of ``dvc.yaml`` missing, an md5 that is not 32 hex digits: a half-written lock)."""
     lock = read_lock(root) if lock is None else lock
+    where = Path(root) / LOCK
     outs: dict[str, LockedOut] = {}
     for stage, entry in lock["stages"].items():
-        for out in (entry or {}).get("outs", []) or []:
-            if not isinstance(out, dict) or not isinstance(out.get("md5"), str) or "path" not in out:
-                raise LockError(f"{Path(root) / LOCK}: stage {stage!r} has a malformed output entry")
+        if not isinstance(entry, dict):
+            raise LockError(f"{where}: stage {stage!r} has no entry")
+        for out in entry.get("outs", []) or []:
+            if not isinstance(out, dict) or "path" not in out or not _MD5.match(str(out.get("md5", ""))) \
+                    or not isinstance(out.get("size"), int):
+                raise LockError(f"{where}: stage {stage!r} has a malformed output entry (half-written?)")
             outs[out["path"]] = LockedOut(stage, out["path"], out["md5"], out.get("size"))
+    declared = declared_outputs(root)
+    if declared is not None:
+        missing = [f"{stage}:{path}" for stage, paths in declared.items() for path in paths
+                   if stage not in lock["stages"] or path not in outs]
+        if missing:
+            raise LockError(f"{where}: incomplete, no entry for {', '.join(missing)} declared in {DVC_YAML}")
     return outs
 
 

@@ -40,12 +40,26 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _owner_is_dvc(pid: int) -> bool:
+    """A live ``pid`` that is a DVC, ``mlops`` or this package's process (else the PID was reused)."""
+    import os
+
+    if pid == os.getpid():
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return _pid_alive(pid)  # no /proc: trust liveness
+    return any(word in cmdline for word in ("dvc", "mlops", "project_under_test"))
+
+
 def stale_dvc_locks(root: Path) -> list[str]:
     """DVC lock files left by a process that is gone.
 
-    ``.dvc/tmp/rwlock`` normally holds ``{"read": {}}``; entries naming a dead pid (or garbage) are
-    stale. ``.dvc/tmp/lock`` keeps the last holder's pid after a clean exit (harmless: it is an
-    fcntl lock), so only unreadable content or a lock file held by a dead-looking writer counts.
+    ``.dvc/tmp/rwlock`` normally holds ``{"read": {}}``; an entry naming a dead PID, or a live PID
+    that is not a DVC process (the PID was reused, e.g. PID 1 after a container restart), is
+    stale, and DVC would refuse to run. ``.dvc/tmp/lock`` keeps the last holder's PID after a
+    clean exit and is an fcntl lock, so its content is harmless; only garbage in it is reported.
     """
     stale = []
     rw = Path(root) / DVC_LOCKS[1]
@@ -55,7 +69,7 @@ def stale_dvc_locks(root: Path) -> list[str]:
             entries = list((data.get("write") or {}).values())
             entries += [info for infos in (data.get("read") or {}).values() for info in infos]
             pids = [int(e.get("pid", -1)) if isinstance(e, dict) else -1 for e in entries]
-            if any(not _pid_alive(pid) for pid in pids if pid >= 0) or any(pid < 0 for pid in pids):
+            if any(pid < 0 or not _pid_alive(pid) or not _owner_is_dvc(pid) for pid in pids):
                 stale.append(DVC_LOCKS[1])
         except (ValueError, AttributeError, TypeError):
             stale.append(DVC_LOCKS[1])

@@ -3,8 +3,8 @@
 An attempt counts only when the files it restored hash to the md5 ``dvc.lock`` records (or,
 for a repair, the pipeline re-locked them) and the model loads and predicts. Stable strategy
 names: backup, dvc_cache, dvc_remote, snapshot, repair, mlflow_registry, clear_locks,
-reset_outputs, rerun_pipeline, restore_lock, restore_mlflow_db, refetch_cache, repush_remote,
-rebuild_backups, restore_alias.
+reset_outputs, rerun_pipeline, restore_lock, restore_mlflow_db, rebuild_mlflow_db, refetch_cache,
+repush_remote, rebuild_backups, restore_alias.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ class RecoveryManager:
         kinds = {p.kind for p in problems}
         if "lock" in kinds:
             self._chain(LOCK, [("restore_lock", self._restore_lock)])
-        if "mlflow_db" in kinds:
-            self._chain(MLFLOW_DB, [("restore_mlflow_db", self._restore_mlflow_db)])
+        if "mlflow_db" in kinds and backups.db_backup_ok(self.root) is None:
+            self._try("restore_mlflow_db", self._restore_mlflow_db)  # early, so mlflow_registry can serve
         failed = {p.path.rsplit("/", 1)[-1].removesuffix(".json") for p in problems if p.kind == "failed_stage"}
         failed = (failed | hinted) & set(STAGES)
         if failed or "stale_lock" in kinds:
@@ -289,10 +289,34 @@ class RecoveryManager:
             self._chain("DVC cache", [("refetch_cache", self._refetch_cache)])
         if "remote" in kinds:
             self._chain("DVC remote", [("repush_remote", self._repush_remote)])
+        if "mlflow_db" in kinds:
+            self._chain(MLFLOW_DB, [("restore_mlflow_db", self._restore_mlflow_db),
+                                    ("rebuild_mlflow_db", self._rebuild_mlflow_db)])
+            kinds = {p.kind for p in self._scan()}
         if kinds & {"alias", "registry_model"}:
             self._chain("MLflow registry", [("restore_alias", self._restore_alias)])
         if "backup" in kinds or self.lock_changed:
             self._chain("backups", [("rebuild_backups", self._rebuild_backups)])
+
+    def _rebuild_mlflow_db(self) -> None:
+        """Last resort for a lost store: set the broken database aside, create a new one and register the
+        verified model as its first version (run history is lost; the served model is not)."""
+        import json
+
+        from .models import scalar_metrics
+
+        outs = self._outs()
+        if MODEL not in outs or not self._matches(MODEL, outs[MODEL].md5):
+            raise StrategyFailed(f"{MODEL} is not verified against {LOCK}; will not register it")
+        db = self.root / MLFLOW_DB
+        if db.exists():
+            aside = self.root / FAILED_DIR.rsplit("/", 1)[0] / f"mlflow.db.broken-{int(time.time())}"
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            db.replace(aside)
+        metrics = scalar_metrics(json.loads((self.root / METRICS).read_text())) if (self.root / METRICS).is_file() else {}
+        tracking.reregister(self.root, None, self.root / MODEL, metrics)
+        tracking.production_version(self.root)
+        backups.backup_db(self.root)
 
     def _refetch_cache(self) -> None:
         for rel, out in self._outs().items():

@@ -170,7 +170,7 @@ def test_a_persistent_failpoint_makes_the_rerun_fail_honestly_and_is_left_alone(
 @pytest.mark.parametrize("damage, strategy", [
     ("cache", "refetch_cache"), ("remote", "repush_remote"), ("backups", "rebuild_backups"),
     ("alias", "restore_alias"), ("registry_version", "restore_alias"), ("mlflow_db", "restore_mlflow_db"),
-    ("lock", "restore_lock"),
+    ("lock", "restore_lock"), ("half_lock", "restore_lock"), ("rwlock_pid_reused", "clear_locks"),
 ])
 def test_broken_stores_are_repaired(env: Path, baseline_lock: dict, damage: str, strategy: str) -> None:
     import sqlite3
@@ -191,6 +191,11 @@ def test_broken_stores_are_repaired(env: Path, baseline_lock: dict, damage: str,
         (env / "mlflow.db").write_bytes(b"garbage" * 100)
     elif damage == "lock":
         (env / "dvc.lock").write_text("stages: [unbalanced\n")
+    elif damage == "half_lock":  # still valid YAML, but the last stages are gone
+        text = (env / "dvc.lock").read_text()
+        (env / "dvc.lock").write_text(text[: text.index("  train:")])
+    elif damage == "rwlock_pid_reused":  # PID 1 is alive but is not the DVC run that took the lock
+        (env / ".dvc" / "tmp" / "rwlock").write_text(json.dumps({"read": {}, "write": {str(env / MODEL): {"pid": 1, "cmd": "dvc repro"}}}))
     assert project.detect(env)
     result = project.recover(env, [])
     assert result.recovered, result.message
@@ -201,3 +206,16 @@ def test_broken_stores_are_repaired(env: Path, baseline_lock: dict, damage: str,
     assert tracking.load_served(served) is not None
     if damage != "registry_version":
         assert served.version == 1
+
+
+def test_a_lost_mlflow_store_without_backup_is_rebuilt_around_the_verified_model(env: Path, baseline_lock: dict) -> None:
+    (env / "mlflow.db").write_bytes(b"\0" * 4096)
+    remove(env / "backups")
+    result = project.recover(env, [Incident("storage_loss", "mlflow_store_corruption")])
+    assert result.recovered, result.message
+    assert "rebuild_mlflow_db" in result.strategy.split("+")
+    served = tracking.production_version(env)
+    assert tracking.load_served(served) is not None
+    assert project.detect(env) == []
+    assert_matches_lock(env, baseline_lock)
+    assert list((env / ".pipeline").glob("mlflow.db.broken-*"))  # the broken store is kept aside, not deleted
