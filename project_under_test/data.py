@@ -178,9 +178,9 @@ def clean(frame: "pd.DataFrame", report: ValidationReport) -> "pd.DataFrame":
     import pandas as pd
 
     kept = frame.drop(index=frame.index[report.bad_rows]).reset_index(drop=True)
-    for col in (*NUMERIC, *EXTRA, TARGET):
+    for col in (c for c in (*NUMERIC, *EXTRA, TARGET) if c in kept.columns):
         kept[col] = pd.to_numeric(kept[col])
-    for col in (*INTEGER, TARGET):
+    for col in (c for c in (*INTEGER, TARGET) if c in kept.columns):
         kept[col] = kept[col].astype(int)
     return kept
 

@@ -268,6 +268,9 @@ class RecoveryManager:
             frame = data.read_csv(self.root / RAW)
             report = data.validate(frame, RAW)
             cleaned = data.clean(frame, report)
+            left = data.validate(cleaned, RAW).problems
+            if left:
+                raise StrategyFailed(f"{RAW}: dropping rows cannot fix it: {'; '.join(left)}")
             if len(cleaned) < 0.5 * len(frame) or cleaned[data.TARGET].nunique() < 2:
                 raise StrategyFailed(f"{RAW}: only {len(cleaned)} of {len(frame)} rows are usable")
             data.write_csv(cleaned, self.root / RAW)
