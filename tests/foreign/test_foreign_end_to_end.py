@@ -67,6 +67,9 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory, foreign_built: Path) 
     """
     cache = tmp_path_factory.mktemp("foreign-e2e-cache")
     project = _Prebuilt(foreign_built)
+    # Load the model here first: in-process pytester runs drop the modules they import, and numpy's
+    # C extension cannot be imported twice in one process.
+    assert project.check_model(foreign_built) is None
     key = baseline_key(project)
     baseline = build_baseline(project, cache / "d" / "mlchaos" / f"{project.name}-{key}", key)
     assert baseline.manifest and not baseline.cached
