@@ -143,7 +143,8 @@ class StaleLock(_StageInjector):
 
     kind, mode = "pipeline_failure", "stale_lock"
     params = (
-        Param("lock", str, "rwlock", doc="rwlock: stage outputs write-locked; lock: the repo lock file; "
+        Param("lock", str, "rwlock", doc="rwlock: stage outputs write-locked; lock: the repo lock file (DVC ignores a stale one unless "
+              "core.hardlink_lock is set); "
               "dvc_lock: dvc.lock cut mid-line", choices=("rwlock", "lock", "dvc_lock")),
         Param("stage", str, None, doc="rwlock: the stage whose outputs stay locked (default: chosen by the seed)",
               choices_from="stages"),

@@ -175,7 +175,7 @@ class MlflowStoreCorruption(_StoreInjector):
     kind, mode = "storage_loss", "mlflow_store_corruption"
     params = (
         Param("where", str, "header", doc="header: the 100-byte sqlite header (file is not a database); "
-              "pages: whole pages after the first (database disk image is malformed)", choices=("header", "pages")),
+              "pages: root pages of tables and indexes (database disk image is malformed)", choices=("header", "pages")),
         Param("pages", int, 1, doc="pages: how many pages are overwritten", low=1, severity=True),
     )
 
@@ -198,16 +198,30 @@ class MlflowStoreCorruption(_StoreInjector):
             what = "its 100-byte header"
         else:
             n_pages = len(data) // page_size
-            if n_pages < 2:
-                raise IncidentError(f"{self.where()}: {ctx.rel(path)} has a single page; use where='header'")
-            k = min(incident.param("pages"), n_pages - 1)
-            chosen = sorted(ctx.rng.sample(range(1, n_pages), k))
-            for page in chosen:
-                data[page * page_size:(page + 1) * page_size] = ctx.rng.randbytes(page_size)
-            what = f"page(s) {[p + 1 for p in chosen]} of {n_pages} ({page_size} bytes each)"
+            in_use = [p for p in _btree_root_pages(path) if 1 < p <= n_pages]
+            if not in_use:
+                raise IncidentError(f"{self.where()}: {ctx.rel(path)} has no table pages besides the first; use where='header'")
+            k = min(incident.param("pages"), len(in_use))
+            chosen = sorted(ctx.rng.sample(in_use, k))
+            for page in chosen:  # sqlite numbers pages from 1
+                data[(page - 1) * page_size:page * page_size] = ctx.rng.randbytes(page_size)
+            what = f"table/index root page(s) {chosen} of {n_pages} ({page_size} bytes each)"
         with open(path, "r+b") as fh:  # in place, as a failing disk does; same size
             fh.write(bytes(data))
         return f"overwrote {what} of the MLflow database {ctx.rel(path)}"
+
+
+def _btree_root_pages(path: Path) -> list[int]:
+    """Root pages of the database's tables and indexes (pages in use, so overwriting one breaks that table)."""
+    import sqlite3
+
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return sorted({int(r) for (r,) in con.execute("SELECT rootpage FROM sqlite_master WHERE rootpage > 0")})
+    except sqlite3.DatabaseError as exc:
+        raise IncidentError(f"{path.name} is not a readable sqlite database ({exc})") from exc
+    finally:
+        con.close()
 
 
 INJECTORS = (DvcCacheCorruption, DvcCacheLoss, DvcRemoteLoss, BackupLoss, MlflowStoreCorruption)
