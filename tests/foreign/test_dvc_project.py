@@ -198,7 +198,7 @@ def test_relocate_refuses_a_copy_that_holds_the_old_absolute_path(
 
 
 def test_evaluate_reruns_the_stage_when_a_dep_changes(foreign_project: DVCProject, foreign_env: Path) -> None:
-    baseline = foreign_project.evaluate(foreign_env)
+    baseline = json.loads((foreign_env / "metrics.json").read_text())
     test_csv = foreign_env / "data/test.csv"
     header, *rows = test_csv.read_text().splitlines()
     flipped = [row[:-1] + ("1" if row.endswith("0") else "0") if i < 40 else row for i, row in enumerate(rows)]
