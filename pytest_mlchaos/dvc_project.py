@@ -45,6 +45,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _COPY_IGNORE = shutil.ignore_patterns(".git", ".dvc", REMOTE_DIR, "__pycache__", "*.pyc")
 _GIT_ENV = {"GIT_AUTHOR_NAME": "mlchaos", "GIT_AUTHOR_EMAIL": "mlchaos@localhost",
             "GIT_COMMITTER_NAME": "mlchaos", "GIT_COMMITTER_EMAIL": "mlchaos@localhost"}
+_GIT_REPO_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR")
 
 
 # -- driving DVC ------------------------------------------------------------------------------
@@ -61,9 +62,11 @@ def dvc_environment(root: Path) -> Iterator[None]:
         "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
         **_GIT_ENV,
     }
-    saved = {key: os.environ.get(key) for key in changes}
+    saved = {key: os.environ.get(key) for key in (*changes, *_GIT_REPO_VARS)}
     cwd = os.getcwd()
     os.environ.update(changes)
+    for key in _GIT_REPO_VARS:
+        os.environ.pop(key, None)
     os.chdir(root)
     try:
         yield
@@ -92,8 +95,13 @@ def open_repo(root: Path, rev: str | None = None) -> Iterator[Any]:
             repo.close()
 
 
+def _git_env() -> dict[str, str]:
+    """The environment for git in an env root: our identity, and no GIT_DIR & co. (set by git hooks) leaking in."""
+    return {**{k: v for k, v in os.environ.items() if k not in _GIT_REPO_VARS}, **_GIT_ENV}
+
+
 def _git(root: Path, *args: str) -> str:
-    env = {**os.environ, **_GIT_ENV}
+    env = _git_env()
     done = subprocess.run(["git", "-c", "commit.gpgsign=false", *args], cwd=root, env=env,
                           capture_output=True, text=True)
     if done.returncode != 0:
@@ -286,7 +294,8 @@ def tracked_damage(root: Path) -> dict[str, str]:
 
     Hashed here as git blobs, not taken from ``git status``, which trusts the index's stat data.
     """
-    listing = subprocess.run(["git", "ls-tree", "-r", "-z", "HEAD"], cwd=root, capture_output=True, check=True).stdout
+    listing = subprocess.run(["git", "ls-tree", "-r", "-z", "HEAD"], cwd=root, env=_git_env(), capture_output=True,
+                             check=True).stdout
     damaged = {}
     for entry in filter(None, listing.split(b"\0")):
         meta, _, name = entry.partition(b"\t")

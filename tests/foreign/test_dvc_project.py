@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from pytest_mlchaos import failpoints
-from pytest_mlchaos.dvc_project import CACHE_DIR, REMOTE_DIR, DVCProject, md5_file, object_path, open_repo
+from pytest_mlchaos.dvc_project import (CACHE_DIR, REMOTE_DIR, DVCProject, dvc_environment, md5_file, object_path,
+                                        open_repo)
 from pytest_mlchaos.project import MLProject, ProjectError
 
 FOREIGN = Path(__file__).resolve().parents[2] / "fixtures" / "foreign-dvc"
@@ -285,3 +286,16 @@ def test_a_persistent_stage_failure_makes_recovery_say_it_failed(foreign_project
     repro = [a for a in result.attempts if a.strategy == "dvc_repro"]
     assert repro and not repro[0].succeeded and "prepare keeps crashing" in (repro[0].error or "")
     assert "data/test.csv: missing" in result.message
+
+
+def test_the_dvc_environment_is_restored_after_use_even_on_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIT_DIR", "/somewhere/else/.git")
+    monkeypatch.delenv("DVC_SITE_CACHE_DIR", raising=False)
+    cwd, before = os.getcwd(), dict(os.environ)
+    with pytest.raises(RuntimeError, match="boom"):
+        with dvc_environment(tmp_path):
+            assert Path.cwd() == tmp_path.resolve()
+            assert os.environ["DVC_SITE_CACHE_DIR"] == str(tmp_path.resolve() / ".dvc/tmp/mlchaos-site")
+            assert os.environ["DVC_NO_ANALYTICS"] == "1" and "GIT_DIR" not in os.environ
+            raise RuntimeError("boom")
+    assert os.getcwd() == cwd and dict(os.environ) == before
