@@ -7,7 +7,8 @@
 
 Every incident is valid for the registry and fully parameterised (each parameter drawn
 from its schema, seed included), so a failing example replays exactly. Shrinking goes
-towards fewer incidents, lower severity and earlier-registered (simpler) kinds and modes.
+towards fewer incidents, then fewer drawn parameters, earlier-registered (simpler) kinds
+and modes, lower severity, seed 0.
 The marker lines that replay a falsifying example are attached with ``hypothesis.note``.
 Importing this module registers the ``mlchaos-dev``/``mlchaos-ci`` settings profiles.
 """
@@ -262,15 +263,16 @@ def _param_strategy(p: Param, max_severity: float, available: Mapping[str, tuple
 
 
 def _pick(values: Sequence[Any]) -> SearchStrategy[Any]:
-    """One of ``values``, shrinking to the first; always exactly one choice, even for a single value."""
+    """One of ``values``, shrinking to the first; no choice at all for a single value."""
     values = list(values)
+    if len(values) == 1:
+        return st.just(values[0])
     return st.integers(min_value=0, max_value=len(values) - 1).map(values.__getitem__)
 
 
 def _targets_for(kind: str, targets: Any) -> SearchStrategy[str | None]:
-    if isinstance(targets, Mapping):
-        return _pick(targets.get(kind, (None,)))
-    return _pick(targets if targets is not None else (None,))
+    values = targets.get(kind, (None,)) if isinstance(targets, Mapping) else (targets or (None,))
+    return _pick(values) if len(values) > 1 else st.just(values[0])
 
 
 def _param_strategies(injector: Injector, kind: str, options: _Options) -> list[tuple[str, SearchStrategy[Any]]]:
@@ -284,17 +286,15 @@ def _param_strategies(injector: Injector, kind: str, options: _Options) -> list[
 
 
 def _branch(registry: IncidentRegistry, kind: str, injector: Injector, drawn: list[tuple[str, SearchStrategy[Any]]],
-            width: int, options: _Options) -> SearchStrategy[Incident]:
-    """One (kind, mode): its parameters, padded to ``width`` draws, then target and seed.
+            options: _Options) -> SearchStrategy[Incident]:
+    """One (kind, mode): its parameters, then target and seed, as few choices as possible.
 
-    Every branch makes the same number of choices, so the shrinker (shorter first, then
-    smaller) ranks incidents by registration order, not by how many parameters they have.
+    Hypothesis deletes an incident from a sequence by deleting its choices, at most five in
+    a row: so nothing is drawn that has a single possible value, and nothing is padded.
     """
     names = [name for name, _ in drawn]
-    padding = [st.integers(min_value=0, max_value=0)] * (width - len(drawn))
     available = options.available
-
-    parts = st.tuples(st.tuples(*(s for _, s in drawn), *padding), _targets_for(kind, options.targets),
+    parts = st.tuples(st.tuples(*(s for _, s in drawn)), _targets_for(kind, options.targets),
                       st.integers(min_value=0, max_value=SEED_MAX))
 
     @st.composite
@@ -323,8 +323,7 @@ def _build(registry: IncidentRegistry, options: _Options) -> SearchStrategy[Inci
             skipped.append(str(why))
     if not parts:
         raise StrategyError("available: no incident can be generated; " + "; ".join(skipped))
-    width = max(len(drawn) for _, _, drawn in parts)
-    return st.one_of(*(_branch(registry, kind, injector, drawn, width, options) for kind, injector, drawn in parts))
+    return st.one_of(*(_branch(registry, kind, injector, drawn, options) for kind, injector, drawn in parts))
 
 
 def _options(kinds: Any, modes: Any, max_severity: Any, targets: Any, available: Any) -> _Options:

@@ -78,9 +78,9 @@ def test_fuzzing_finds_a_recovery_that_fails_only_when_two_incidents_combine(mak
 
     assert run.error is not None, "fuzzing did not find the recovery manager that stops after one repair"
     shrunk = sorted(run.last, key=lambda i: i.kind)
-    # The minimal example: exactly two incidents, one of each kind, first-registered modes, lowest severity.
+    # The minimal example: exactly two incidents, one of each kind, the simplest modes, the lowest severity.
     assert shrunk == [Incident("toy_data", "truncate", {"fraction": 0.0001}, seed=0),
-                      Incident("toy_model", "corrupt", {"n_bytes": 1}, seed=0)]
+                      Incident("toy_model", "delete", seed=0)]
     assert "false_recovery" in str(run.error)
     for line in (i.marker_line() for i in shrunk):
         assert line in run.notes
@@ -116,7 +116,7 @@ def test_a_failing_fuzz_test_prints_the_marker_lines_that_replay_it(pytester: py
         REG.register_function("disk", "fill", lambda ctx, inc, t: "", params=[Param("percent", int, 50, low=1, high=100, severity=True)])
         REG.register_function("net", "drop", lambda ctx, inc, t: "")
 
-        @settings(database=None, deadline=None, max_examples=100, phases=PHASES)
+        @settings(derandomize=True, report_multiple_bugs=False, deadline=None, max_examples=100, phases=PHASES)
         @given(incident_sequences(registry=REG, max_size=4))
         def test_survives(incidents):
             assert len({i.kind for i in incidents}) < 2, "disk and net together"
@@ -124,10 +124,7 @@ def test_a_failing_fuzz_test_prints_the_marker_lines_that_replay_it(pytester: py
     )
     result = pytester.runpytest("-p", "no:mlchaos", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*AssertionError: disk and net together",
-        "*mlchaos replay (run with pytest --mlchaos):",
-        "*@pytest.mark.incident('disk', mode='fill', percent=1, seed=0)",
-        "*@pytest.mark.incident('net', mode='drop', seed=0)",
-        "*def test_replay(ml_env):",
-    ])
+    result.stdout.fnmatch_lines(["*AssertionError: disk and net together", "*mlchaos replay (run with pytest --mlchaos):"])
+    for line in ("@pytest.mark.incident('disk', mode='fill', percent=1, seed=0)",
+                 "@pytest.mark.incident('net', mode='drop', seed=0)", "def test_replay(ml_env):"):
+        result.stdout.fnmatch_lines([f"*mlchaos replay*", f"*{line}"])

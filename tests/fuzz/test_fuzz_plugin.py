@@ -39,7 +39,7 @@ from pytest_mlchaos.profiles import PHASES
 from pytest_mlchaos.strategies import incident_sequences
 
 
-@settings(max_examples=25, database=None, deadline=None, phases=PHASES)
+@settings(max_examples=25, derandomize=True, report_multiple_bugs=False, deadline=None, phases=PHASES)
 @given(incident_sequences(kinds=["toy_data", "toy_model"], max_size=2))  # the session's registry: toy kinds from the hook
 def test_recovery_holds(ml_env_factory, incidents):
     with ml_env_factory(incidents) as env:

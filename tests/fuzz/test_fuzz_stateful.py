@@ -75,8 +75,10 @@ def test_the_machine_finds_a_recovery_that_fails_when_two_incidents_combine(toy_
     assert message.startswith("recovery verdict false_recovery")
     markers = [line for line in message.splitlines() if line.startswith("@pytest.mark.incident(")]
     assert len(markers) == 2 and {"'toy_data'", "'toy_model'"} == {m.split("(")[1].split(",")[0] for m in markers}
-    steps = [n for n in failure.value.__notes__ if n.startswith("state.") and n.endswith(")") and "(data=" in n or n == "state.recover()"]
-    assert steps == ["state.inject(data=data(...))", "state.inject(data=data(...))", "state.recover()"]  # shrunk to 3 steps
+    steps = [n for n in failure.value.__notes__ if n in ("state.inject(data=data(...))", "state.recover()")]
+    # The listing ends with the failing round; earlier rounds (if the shrinker kept any) recovered.
+    assert steps[-3:] == ["state.inject(data=data(...))", "state.inject(data=data(...))", "state.recover()"]
+    assert len(steps) <= 6
 
 
 def escape(ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:

@@ -153,4 +153,4 @@ def test_the_public_interface_is_declared() -> None:
 def test_strategies_compose_with_other_hypothesis_strategies() -> None:
     pair = find(st.tuples(incidents(registry=REG, kinds="toy_model"), st.integers(0, 3)), lambda t: t[1] == 2,
                 settings=FIND)
-    assert pair == (Incident("toy_model", "corrupt", {"n_bytes": 1}, seed=0), 2)
+    assert pair == (Incident("toy_model", "delete", seed=0), 2)  # fewer drawn parameters beats registration order
