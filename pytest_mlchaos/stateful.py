@@ -36,7 +36,7 @@ from hypothesis.strategies import SearchStrategy
 
 from .env import ChaosEnv
 from .gate import Thresholds, Verdict, compare_metrics, metric_verdict
-from .incidents.spec import Incident
+from .incidents.spec import Incident, IncidentError
 from .outcome import IncidentOutcome
 from .strategies import _incident_strategy, replay_lines
 
@@ -174,7 +174,7 @@ class ChaosMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def inject(self, data: st.DataObject) -> None:
         incident = data.draw(self.incident_strategy(), label="incident")
-        self.env.inject(incident)
+        self._inject(incident)
 
     @precondition(lambda self: bool(self.env.incidents))
     @rule()
@@ -192,7 +192,7 @@ class ChaosMachine(RuleBasedStateMachine):
         def strike(env_: ChaosEnv, result: object) -> None:
             if not struck:
                 struck.append(second)
-                env_.inject(second)
+                self._inject(second)
 
         env.on_recovered.append(strike)
         try:
@@ -253,6 +253,17 @@ class ChaosMachine(RuleBasedStateMachine):
         assert problem is None, f"the served model does not load: {problem}"
 
     # -- helpers -------------------------------------------------------------------------------
+    def _inject(self, incident: Incident) -> None:
+        """Inject, unless the injector refuses a drawn value that does not fit this environment.
+
+        A refusal (``IncidentError``, e.g. more flips than the file has bytes) is raised before
+        anything is touched, so the round simply goes on without that incident.
+        """
+        try:
+            self.env.inject(incident)
+        except IncidentError as exc:
+            note(f"skipped {incident.label()}: {exc}")
+
     def _finish_round(self) -> None:
         self.last_round = list(self.env.incidents)
         outcome = self.env.verify(self.thresholds)
