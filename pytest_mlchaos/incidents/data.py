@@ -7,9 +7,7 @@ enough for a million-row CSV (only the rows that are hit are split into fields).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -280,10 +278,7 @@ class StaleVersion(_DataInjector):
         if source in ("auto", "cache"):
             old = _previous_dvc_version(ctx, rel, path)
             if old is not None:
-                st = path.stat()
-                shutil.copyfile(old, path.with_name(path.name + ".mlchaos-stale"))
-                os.chmod(path.with_name(path.name + ".mlchaos-stale"), st.st_mode & 0o777 | 0o200)
-                os.replace(path.with_name(path.name + ".mlchaos-stale"), path)
+                write_atomic(path, old.read_bytes())  # a copy: the cache object keeps its own inode and mode
                 return f"put back a previous version of {rel} from the DVC cache ({ctx.rel(old)})"
             if source == "cache":
                 raise IncidentError(f"{self.where()}: no previous version of {rel!r} in git history and the DVC cache; use source='subset'")

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from ._files import RoleInjector, cut_point, require_files, write_atomic
+from ._files import RoleInjector, require_files, write_atomic
 from .registry import IncidentRegistry, InjectionContext, Injector
 from .spec import Incident, IncidentError, Param
 
