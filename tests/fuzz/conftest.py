@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -15,6 +15,17 @@ from .toyincidents import toy_registry
 from .toyproject import Recovery, ToyProject, backup_recovery
 
 MakeFactory = Callable[..., EnvFactory]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hypothesis_home_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Hypothesis caches constants (and examples) under ./.hypothesis of the checkout by default: not here."""
+    from hypothesis import configuration
+
+    saved = getattr(configuration, "__hypothesis_home_directory")
+    configuration.set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis-home"))
+    yield
+    configuration.set_hypothesis_home_dir(saved)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from pytest_mlchaos.env import EnvFactory
 from pytest_mlchaos.incidents import Incident, InjectionContext
@@ -68,17 +68,18 @@ def test_the_machine_finds_a_recovery_that_fails_when_two_incidents_combine(toy_
     factory = EnvFactory(IncidentsOnlyToy(toyproject.first_only_recovery), toy_baseline, toy_registry(), tmp_path, seed=5)
     machine = ChaosMachine.configure(factory, incident_options={"kinds": ["toy_data", "toy_model"]})
 
+    # No shrinking here: it costs ~20 s of rounds, and the claim is that the machine finds the bug.
+    # A round has at most max_pending=2 incidents and one alone is recovered, so the failing
+    # round is two incidents either way.
     with pytest.raises(AssertionError) as failure:
-        machine.run(settings=settings(SETTINGS, max_examples=30, stateful_step_count=6))
+        machine.run(settings=settings(SETTINGS, max_examples=30, stateful_step_count=6, phases=[Phase.generate]))
 
     message = str(failure.value)
     assert message.startswith("recovery verdict false_recovery")
     markers = [line for line in message.splitlines() if line.startswith("@pytest.mark.incident(")]
     assert len(markers) == 2 and {"'toy_data'", "'toy_model'"} == {m.split("(")[1].split(",")[0] for m in markers}
     steps = [n for n in failure.value.__notes__ if n in ("state.inject(data=data(...))", "state.recover()")]
-    # The listing ends with the failing round; earlier rounds (if the shrinker kept any) recovered.
     assert steps[-3:] == ["state.inject(data=data(...))", "state.inject(data=data(...))", "state.recover()"]
-    assert len(steps) <= 6
 
 
 def escape(ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
