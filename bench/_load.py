@@ -59,7 +59,7 @@ def run(n: int, warmup: int) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="mlchaos-bench-load-") as tmp:
         suite = make_suite(Path(tmp))
         for label, args in (("pytest --help", ["--help"]),
-                            ("pytest --collect-only -q (55 tests)", ["--collect-only", "-q", "-p", "no:cacheprovider"])):
+                            ("pytest --collect-only -q (60 tests, 10 marked)", ["--collect-only", "-q", "-p", "no:cacheprovider"])):
             log(f"load: {label}")
             on, off = _pair(args, suite, n, warmup)
             ratios = [a / b for a, b in zip(on, off)]

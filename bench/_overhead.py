@@ -11,14 +11,14 @@ from _common import Figure, log
 GROUP = "2. harness overhead per incident test (in-process, 5,000 rows)"
 
 
-def build(work: Path):
-    """The reference project's baseline, built with the plugin's own ``build_baseline`` (timed once)."""
+def build(work: Path, store: Path | None = None):
+    """The reference project's baseline via the plugin's own ``build_baseline`` (loaded if ``store`` holds it)."""
     from project_under_test.chaos import project
     from pytest_mlchaos.env import build_baseline
     from pytest_mlchaos.session import baseline_key
 
     start = time.perf_counter()
-    baseline = build_baseline(project, work / "store", baseline_key(project))
+    baseline = build_baseline(project, store or work / "store", baseline_key(project))
     return baseline, time.perf_counter() - start
 
 
@@ -40,7 +40,7 @@ def run(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
     (work / "envs").mkdir(exist_ok=True)
     incidents = _incidents()
     parts: dict[str, list[float]] = {"clone": [], "inject": [], "verify": [], "remove": [], "total": [], "copytree": []}
-    samples = max(n * 3, 9)  # cheap: more samples, steadier median
+    samples = 3 * n  # cheap: more samples, steadier median
     log(f"overhead: {warmup} warm-up + {samples} samples")
     for i in range(warmup + samples):
         incident = incidents[i % len(incidents)]

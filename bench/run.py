@@ -95,19 +95,33 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         log(f"{name} took {time.perf_counter() - t:.0f} s")
 
+    warm_cache: list[Path] = []
+
     def need_baseline():
+        """The baseline for the in-process benchmarks: the one the cold pytest run built (loaded, not rebuilt)."""
         nonlocal baseline
         if baseline is None:
             import _overhead
 
-            log("building the reference project's baseline (build_baseline, 5,000 rows)")
-            baseline, seconds = _overhead.build(work)
-            figures.append(Figure("0. set-up", "build_baseline of project_under_test (once)", [seconds]))
+            stores = _suite.stores(warm_cache[-1]) if warm_cache else []
+            if not stores:
+                log("building the reference project's baseline (build_baseline, 5,000 rows)")
+            baseline, seconds = _overhead.build(work, stores[0] if stores else None)
+            figures.append(Figure("0. set-up", "baseline for the in-process benchmarks"
+                                  + (" (loaded from the cold run's cache)" if baseline.cached else " (built)"), [seconds]))
         return baseline
+
+    import _suite
 
     try:
         import _load
-        section("load", lambda: _load.run(n, warmup=1))
+        section("load", lambda: _load.run(n, warmup=0 if args.smoke else 1))
+
+        def cached():
+            figs, cache = _suite.cached(work, n, cold_runs=1 if args.smoke else min(n, 2), warmup=0 if args.smoke else 1)
+            warm_cache.append(cache)
+            return figs
+        section("cached", cached)
 
         def overhead():
             import _overhead
@@ -124,29 +138,19 @@ def main(argv: list[str] | None = None) -> int:
             sizes = (5_000, 100_000) if args.smoke else (5_000, 100_000, 1_000_000)
             if args.smoke:
                 skipped.append("scale: 1,000,000 rows (smoke run)")
-            return _scale.run(work, sizes, n, warmup=1)
+            return _scale.run(work, sizes, n, warmup=0 if args.smoke else 1)
         section("scale", scale)
 
-        warm_cache: list[Path] = []
-
-        def cached():
-            import _suite
-            figs, cache = _suite.cached(work, n, cold_runs=1 if args.smoke else min(n, 2))
-            warm_cache.append(cache)
-            return figs
-        section("cached", cached)
-
         def parallel():
-            import _suite
-            if args.smoke:
-                skipped.append("parallel: only scenarios/test_core_incidents.py, one pair (smoke run)")
             if not warm_cache:  # --only parallel: warm a cache first with one single-test run
                 log("parallel: warming a baseline cache")
-                _suite.cached(work, 0, cold_runs=1)
+                _suite.cached(work, 0, cold_runs=1, warmup=0)
                 warm_cache.append(work / "cache-cold-0")
-            select = ["scenarios/test_core_incidents.py"] if args.smoke else None
-            return _suite.parallel(warm_cache[-1], 1 if args.smoke else min(n, 2), select)
-        section("parallel", parallel)
+            return _suite.parallel(warm_cache[-1], min(n, 2))
+        if args.smoke and "parallel" in args.only:
+            skipped.append("parallel: the chaos suite twice takes minutes (smoke run)")
+        else:
+            section("parallel", parallel)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
