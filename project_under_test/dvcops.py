@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .layout import DVC_CACHE, DVC_REMOTE, DVC_YAML, LOCK, SITE_CACHE
+from .layout import DVC_CACHE, DVC_LOCKS, DVC_REMOTE, DVC_YAML, LOCK, SITE_CACHE
 
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
 
@@ -45,6 +45,7 @@ def dvc_session(root: Path) -> Iterator[Any]:
     finally:
         if repo is not None:
             repo.close()
+            clear_repo_lock(root)
         os.chdir(saved_cwd)
         dvc_logger.setLevel(saved_level)
         for key, value in saved_env.items():
@@ -52,6 +53,33 @@ def dvc_session(root: Path) -> Iterator[Any]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def lock_is_held(path: Path) -> bool:
+    """Whether a process holds DVC's repository lock file (zc.lockfile takes an exclusive ``flock``)."""
+    import fcntl
+
+    try:
+        with open(path, "r+") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    except FileNotFoundError:
+        return False
+    return False
+
+
+def clear_repo_lock(root: Path) -> None:
+    """Empty ``.dvc/tmp/lock`` after our own DVC call released it, so any PID found there later was left
+    by someone else (a ``dvc`` command, a killed run) and can be judged."""
+    path = Path(root) / DVC_LOCKS[0]
+    try:
+        if path.stat().st_size and not lock_is_held(path):
+            path.write_text("")
+    except FileNotFoundError:
+        pass
 
 
 def init_repo(root: Path) -> None:

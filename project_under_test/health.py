@@ -59,8 +59,11 @@ def stale_dvc_locks(root: Path) -> list[str]:
     ``.dvc/tmp/rwlock`` normally holds ``{"read": {}}``; an entry naming a dead PID, or a live PID
     that is not a DVC process (the PID was reused, e.g. PID 1 after a container restart), is
     stale, and DVC would refuse to run. ``.dvc/tmp/lock`` keeps the last holder's PID after a
-    clean exit and is an fcntl lock, so its content is harmless; only garbage in it is reported.
+    clean exit (our own calls empty it afterwards); garbage in it, or an unheld lock naming a live PID
+    that is not a DVC process (a reused PID), is reported.
     """
+    import os
+
     stale = []
     rw = Path(root) / DVC_LOCKS[1]
     if rw.is_file():
@@ -75,9 +78,15 @@ def stale_dvc_locks(root: Path) -> list[str]:
             stale.append(DVC_LOCKS[1])
     lock = Path(root) / DVC_LOCKS[0]
     if lock.is_file():
+        from .dvcops import lock_is_held
+
         text = lock.read_text(errors="replace").strip()
         if text and not text.split()[0].isdigit():
             stale.append(DVC_LOCKS[0])
+        elif text and not lock_is_held(lock):
+            pid = int(text.split()[0])
+            if pid != os.getpid() and _pid_alive(pid) and not _owner_is_dvc(pid):
+                stale.append(DVC_LOCKS[0])
     return stale
 
 
@@ -161,12 +170,12 @@ def scan(root: Path) -> list[Problem]:
             problems.append(Problem("digest", rel, f"md5 {got[:12]} differs from {LOCK} {out.md5[:12]}" + (f"; {why}" if why else "")))
         elif rel == MODEL and (why := check_file(root, rel, None)):
             problems.append(Problem("model", rel, why))
+        obj = cache_object(root, out.md5)
+        if obj.is_file() and md5_file(obj) != out.md5:
+            problems.append(Problem("cache", rel, f"DVC cache object {out.md5[:12]} is corrupt"))
+        elif rel != METRICS and not obj.is_file():  # metrics.json is `cache: false`; DVC may still keep a copy
+            problems.append(Problem("cache", rel, f"DVC cache object {out.md5[:12]} is missing"))
         if rel != METRICS:
-            obj = cache_object(root, out.md5)
-            if not obj.is_file():
-                problems.append(Problem("cache", rel, f"DVC cache object {out.md5[:12]} is missing"))
-            elif md5_file(obj) != out.md5:
-                problems.append(Problem("cache", rel, f"DVC cache object {out.md5[:12]} is corrupt"))
             robj = remote_object(root, out.md5)
             if not robj.is_file():
                 problems.append(Problem("remote", rel, f"object {out.md5[:12]} is missing from the remote {DVC_REMOTE}"))

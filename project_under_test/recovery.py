@@ -323,10 +323,8 @@ class RecoveryManager:
 
     def _refetch_cache(self) -> None:
         for rel, out in self._outs().items():
-            if rel == METRICS:
-                continue
             obj = cache_object(self.root, out.md5)
-            if obj.is_file() and md5_file(obj) == out.md5:
+            if obj.is_file() and md5_file(obj) == out.md5 or rel == METRICS and not obj.exists():
                 continue
             if obj.exists():
                 obj.chmod(0o644)
