@@ -271,8 +271,7 @@ def _pick(values: Sequence[Any]) -> SearchStrategy[Any]:
 
 
 def _targets_for(kind: str, targets: Any) -> SearchStrategy[str | None]:
-    values = targets.get(kind, (None,)) if isinstance(targets, Mapping) else (targets or (None,))
-    return _pick(values) if len(values) > 1 else st.just(values[0])
+    return _pick(targets.get(kind, (None,)) if isinstance(targets, Mapping) else (targets or (None,)))
 
 
 def _param_strategies(injector: Injector, kind: str, options: _Options) -> list[tuple[str, SearchStrategy[Any]]]:
