@@ -44,6 +44,8 @@ def backup_db(root: Path) -> None:
     src = sqlite3.connect(f"file:{root / MLFLOW_DB}?mode=ro", uri=True)
     try:
         src.execute("SELECT count(*) FROM model_versions").fetchone()
+        if [row[0] for row in src.execute("PRAGMA quick_check")] != ["ok"]:
+            raise sqlite3.DatabaseError(f"{root / MLFLOW_DB} is corrupt; not backing it up")
         dst = sqlite3.connect(str(tmp))
         try:
             src.backup(dst)
@@ -63,8 +65,11 @@ def db_backup_ok(root: Path) -> str | None:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             conn.execute("SELECT count(*) FROM model_versions").fetchone()
+            check = [row[0] for row in conn.execute("PRAGMA quick_check")]
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
         return f"{BACKUPS}/{MLFLOW_DB}: does not open ({exc})"
+    if check != ["ok"]:
+        return f"{BACKUPS}/{MLFLOW_DB}: corrupt (quick_check: {check[0][:120]})"
     return None

@@ -200,8 +200,12 @@ def _connect(root: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         conn.execute("SELECT count(*) FROM model_versions").fetchone()
+        check = [row[0] for row in conn.execute("PRAGMA quick_check")]
     except sqlite3.DatabaseError as exc:
         raise RegistryError(f"{path}: MLflow database does not open ({exc})") from None
+    if check != ["ok"]:
+        conn.close()
+        raise RegistryError(f"{path}: MLflow database is corrupt (quick_check: {'; '.join(check[:2])[:160]})")
     return conn
 
 

@@ -171,6 +171,8 @@ def test_a_persistent_failpoint_makes_the_rerun_fail_honestly_and_is_left_alone(
     ("cache", "refetch_cache"), ("remote", "repush_remote"), ("backups", "rebuild_backups"),
     ("alias", "restore_alias"), ("registry_version", "restore_alias"), ("mlflow_db", "restore_mlflow_db"),
     ("lock", "restore_lock"), ("half_lock", "restore_lock"), ("rwlock_pid_reused", "clear_locks"),
+    ("repo_lock_pid_reused", "clear_locks"), ("mlflow_pages", "restore_mlflow_db"),
+    ("cached_metrics", "refetch_cache"),
 ])
 def test_broken_stores_are_repaired(env: Path, baseline_lock: dict, damage: str, strategy: str) -> None:
     import sqlite3
@@ -196,6 +198,16 @@ def test_broken_stores_are_repaired(env: Path, baseline_lock: dict, damage: str,
         (env / "dvc.lock").write_text(text[: text.index("  train:")])
     elif damage == "rwlock_pid_reused":  # PID 1 is alive but is not the DVC run that took the lock
         (env / ".dvc" / "tmp" / "rwlock").write_text(json.dumps({"read": {}, "write": {str(env / MODEL): {"pid": 1, "cmd": "dvc repro"}}}))
+    elif damage == "repo_lock_pid_reused":
+        (env / ".dvc" / "tmp" / "lock").write_text(" 1\n")
+    elif damage == "mlflow_pages":  # pages in the middle: the header still opens, the b-tree does not hold
+        with open(env / "mlflow.db", "r+b") as fh:
+            fh.seek(4096 * 8)
+            fh.write(b"\xff" * 4096 * 4)
+    elif damage == "cached_metrics":  # DVC keeps a copy of metrics.json in its cache too
+        obj = cache_object(env, baseline_lock["metrics.json"])
+        obj.chmod(0o644)
+        obj.write_text("{}")
     assert project.detect(env)
     result = project.recover(env, [])
     assert result.recovered, result.message
