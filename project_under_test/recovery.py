@@ -86,7 +86,7 @@ class RecoveryManager:
         failed = (failed | hinted) & set(STAGES)
         if failed or "stale_lock" in kinds:
             self._pipeline(failed)
-        self._files()
+        self._files(problems if not self.attempts else None)  # nothing changed yet: reuse the first scan
         self._stores()
         if self.lock_changed:
             self._try("rebuild_backups", self._rebuild_backups)
@@ -169,13 +169,13 @@ class RecoveryManager:
         self._chain(f"pipeline ({first or 'locks'})", chain)
 
     # -- tracked files: data and model chains ------------------------------------------------------------
-    def _files(self) -> None:
+    def _files(self, problems: list[Problem] | None = None) -> None:
         try:
             outs = self._outs()
         except LockError as exc:
             self.unrecovered.append(str(exc))
             return
-        bad = [p.path for p in self._scan() if p.kind in FILE_KINDS and p.path in outs]
+        bad = [p.path for p in (self._scan() if problems is None else problems) if p.kind in FILE_KINDS and p.path in outs]
         for rel in dict.fromkeys(bad):
             outs = self._outs()
             if rel not in outs or self._matches(rel, outs[rel].md5) and rel != MODEL:
