@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from importlib import metadata
 from pathlib import Path
 from typing import Sequence

@@ -20,8 +20,7 @@ from . import backups, gitops, health, tracking
 from .dvcops import (LockError, cache_object, locked_outs, md5_file, place_verified, read_lock,
                      remote_object, store_object)
 from .health import Problem
-from .layout import (DATA_FILES, DVC_LOCKS, FAILED_DIR, LOCK, METRICS, MLFLOW_DB, MODEL, MODEL_FILES, RAW,
-                     STAGES, downstream, stage_of)
+from .layout import DATA_FILES, FAILED_DIR, LOCK, METRICS, MLFLOW_DB, MODEL, MODEL_FILES, RAW, STAGES, downstream
 from .log import get_logger
 
 log = get_logger("recovery")

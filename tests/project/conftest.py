@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Iterator
 import pytest
 
 from project_under_test.chaos import project as churn_project
-from project_under_test.dvcops import locked_outs, md5_file
+from project_under_test.dvcops import locked_outs
 
 
 @pytest.fixture(scope="session")
@@ -41,29 +40,3 @@ def env(template: Path, tmp_path: Path) -> Iterator[Path]:
     cwd = os.getcwd()
     yield root
     assert os.getcwd() == cwd, "an operation left the working directory changed"
-
-
-def tree_digests(root: Path) -> dict[str, str]:
-    """sha256 of every file under ``root`` except git internals and DVC's scratch space."""
-    out = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_file() and not rel.startswith((".git/", ".dvc/tmp/")):
-            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
-
-
-def bitflip(path: Path) -> None:
-    """Flip one bit in the middle of a file, keeping its size and mtime (what ``dvc status`` cannot see)."""
-    st = path.stat()
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    path.write_bytes(bytes(data))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-
-def assert_matches_lock(root: Path, lock: dict[str, str]) -> None:
-    current = {rel: out.md5 for rel, out in locked_outs(root).items()}
-    assert current == lock
-    for rel, md5 in lock.items():
-        assert md5_file(root / rel) == md5, rel

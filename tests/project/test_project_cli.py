@@ -12,7 +12,7 @@ import pytest
 
 from project_under_test.cli import main
 
-from conftest import bitflip, tree_digests
+from project_helpers import bitflip, tree_digests
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -13,7 +13,7 @@ from project_under_test.layout import MODEL, RAW, TRACKED
 from project_under_test.stages import run_stage
 from project_under_test.versioning import VersionController
 
-from conftest import assert_matches_lock
+from project_helpers import assert_matches_lock
 
 
 def test_a_new_environment_is_healthy_and_the_model_is_good(template: Path, baseline_metrics: dict) -> None:

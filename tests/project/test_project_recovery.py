@@ -10,13 +10,13 @@ import pytest
 
 from project_under_test import tracking
 from project_under_test.chaos import project
-from project_under_test.dvcops import cache_object, locked_outs, remote_object
+from project_under_test.dvcops import cache_object, remote_object
 from project_under_test.layout import MODEL, RAW, TEST, TRACKED
 from project_under_test.recovery import RecoveryManager
 from pytest_mlchaos import failpoints
 from pytest_mlchaos.incidents.spec import Incident
 
-from conftest import assert_matches_lock, bitflip
+from project_helpers import assert_matches_lock, bitflip
 
 
 def winners(result) -> list[str]:

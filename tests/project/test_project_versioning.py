@@ -12,7 +12,7 @@ from project_under_test.dvcops import cache_object, locked_outs, remote_object
 from project_under_test.layout import MODEL
 from project_under_test.versioning import SnapshotError, VersionController
 
-from conftest import assert_matches_lock, bitflip
+from project_helpers import assert_matches_lock, bitflip
 
 
 @pytest.fixture
