@@ -59,6 +59,10 @@ def _half_csv(env: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
+def _bad_params(env: Path) -> None:
+    (env / "params.yaml").write_text((env / "params.yaml").read_text().replace("rows: 5000", "rows: many"))
+
+
 def _not_a_model(env: Path) -> None:
     (env / "models" / "model.pkl").write_text("this is not a pickle\n")
 
@@ -73,6 +77,7 @@ def _not_a_model(env: Path) -> None:
     (_half_csv, ("snapshot", "x"), "data/raw/churn.csv"),
     (_not_a_model, ("train",), "models/model.pkl"),
     (_not_a_model, ("snapshot", "x"), "models/model.pkl"),
+    (_bad_params, ("train",), "params.yaml"),
 ])
 def test_bad_input_is_one_line_naming_it_and_changes_nothing(env: Path, capsys: pytest.CaptureFixture[str],
                                                              damage, args, names: str) -> None:
@@ -107,6 +112,9 @@ def test_missing_and_non_project_directories_are_refused(tmp_path: Path, capsys:
     code, _, err = run(capsys, "init", str(tmp_path / "full"))
     assert code == 2 and "not an empty directory" in err
     assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
+    code, _, err = run(capsys, "init", str(tmp_path / "tiny"), "--rows", "5")
+    assert code == 2 and "data.rows=5 must be >= 100" in err
+    assert not (tmp_path / "tiny").exists()
 
 
 def test_snapshot_and_rollback_through_the_cli(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
