@@ -121,3 +121,20 @@ def test_operations_leave_no_global_state_behind(env: Path) -> None:
     assert dict(os.environ) == before_env
     assert mlflow.active_run() is None
     assert str(env) not in mlflow.get_tracking_uri()
+
+
+def test_evaluate_is_deterministic_and_names_a_broken_file(env: Path, baseline_metrics: dict) -> None:
+    import pytest
+
+    from project_under_test.chaos import ChurnProject
+    from project_under_test.data import DataError
+    from project_under_test.models import ModelError
+
+    assert ChurnProject().evaluate(env) == baseline_metrics  # recomputed by a fresh adapter, same numbers
+    (env / MODEL).write_bytes(b"\x80\x04garbage")
+    with pytest.raises(ModelError, match="models/model.pkl: not a loadable model"):
+        ChurnProject().evaluate(env)
+    (env / MODEL).unlink()
+    with pytest.raises(ModelError, match="model.pkl: model file is missing"):
+        project.evaluate(env)
+    assert project.check_model(env) == "models/model.pkl: missing"
