@@ -64,7 +64,7 @@ def fmt(value: float, unit: str) -> str:
 
 def table(figures: Sequence[Figure]) -> str:
     """The result table: figure, median, min/max, target, ratio to target, HOLDS/MISSES."""
-    header = f"{'figure':58} {'median':>9} {'min / max':>19} {'target':>10} {'ratio':>6}  verdict"
+    header = f"{'figure':62} {'median':>9} {'min / max':>19} {'target':>10} {'ratio':>6}  verdict"
     lines = [header, "-" * len(header)]
     group = None
     for f in figures:
@@ -79,7 +79,7 @@ def table(figures: Sequence[Figure]) -> str:
         target = ("" if f.target is None else (">= " if f.at_least else "<= ") + fmt(f.target, f.unit))
         ratio = f"{f.median / f.target:.2f}" if f.target and f.samples else ""
         verdict = {True: "HOLDS", False: "MISSES", None: ""}[f.holds]
-        lines.append(f"  {f.name[:56]:56} {med:>9} {spread:>19} {target:>10} {ratio:>6}  {verdict}")
+        lines.append(f"  {f.name[:60]:60} {med:>9} {spread:>19} {target:>10} {ratio:>6}  {verdict}")
         if f.note:
             lines.append(f"      {f.note}")
     return "\n".join(lines)

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         import _load
-        section("load", lambda: _load.run(n, warmup=0 if args.smoke else 1))
+        section("load", lambda: _load.run(n if args.smoke else 2 * n, warmup=0 if args.smoke else 1))  # cheap: more pairs
 
         def cached():
             figs, cache = _suite.cached(work, n, cold_runs=1 if args.smoke else min(n, 2), warmup=0 if args.smoke else 1)
