@@ -28,9 +28,13 @@ def dvc_session(root: Path) -> Iterator[Any]:
     """A fresh ``dvc.repo.Repo`` of ``root`` with the cwd and DVC's env confined to it; both restored after."""
     from dvc.repo import Repo
 
+    from .gitops import REPO_ENV
+
     root = Path(root).resolve()
-    saved_env = {k: os.environ.get(k) for k in ("DVC_SITE_CACHE_DIR", "DVC_NO_ANALYTICS")}
+    saved_env = {k: os.environ.get(k) for k in ("DVC_SITE_CACHE_DIR", "DVC_NO_ANALYTICS", *REPO_ENV)}
     saved_cwd = os.getcwd()
+    for key in REPO_ENV:  # DVC's in-process git must see this environment's repository, not a hook's
+        os.environ.pop(key, None)
     os.environ["DVC_SITE_CACHE_DIR"] = str(root / SITE_CACHE)
     os.environ["DVC_NO_ANALYTICS"] = "1"
     os.chdir(root)

@@ -14,8 +14,17 @@ class GitError(RuntimeError):
     """A git command that failed; the message has its stderr."""
 
 
+# Set by git hooks and some CI runners; left in place they would point our git calls at another repository.
+REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+            "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM")
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in REPO_ENV}
+
+
 def git(root: Path, *args: str, check: bool = True) -> str:
-    env = {**os.environ, **_IDENTITY, "GIT_TERMINAL_PROMPT": "0"}
+    env = {**clean_env(), **_IDENTITY, "GIT_TERMINAL_PROMPT": "0"}
     proc = subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args], cwd=root,
                           env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
@@ -41,7 +50,7 @@ def head(root: Path) -> str:
 
 
 def show(root: Path, commit: str, rel: str) -> bytes:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    env = {**clean_env(), "GIT_TERMINAL_PROMPT": "0"}
     proc = subprocess.run(["git", "show", f"{commit}:{rel}"], cwd=root, env=env, capture_output=True)
     if proc.returncode != 0:
         raise GitError(f"{rel} is not in commit {commit[:12]}: {proc.stderr.decode().strip()}")

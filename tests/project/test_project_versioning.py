@@ -79,3 +79,18 @@ def test_a_damaged_workspace_cannot_be_snapshotted(env: Path) -> None:
     with pytest.raises(SnapshotError, match="churn.csv"):
         VersionController(env).create_snapshot("broken")
     assert not (env / "snapshots" / "broken").exists()
+
+
+def test_git_variables_of_a_hook_do_not_redirect_our_git_calls(env: Path, tmp_path: Path, monkeypatch) -> None:
+    from project_under_test import gitops
+
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    gitops.init(decoy)
+    monkeypatch.setenv("GIT_DIR", str(decoy / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(decoy))
+    VersionController(env).create_snapshot("hooked")
+    monkeypatch.delenv("GIT_DIR")
+    monkeypatch.delenv("GIT_WORK_TREE")
+    assert gitops.tag_exists(env, "snapshot/hooked")
+    assert gitops.git(decoy, "log", "--oneline", check=False).strip() == ""  # nothing committed there
