@@ -40,10 +40,11 @@ class Figure:
         return self.median >= self.target if self.at_least else self.median <= self.target
 
     def to_json(self) -> dict[str, Any]:
-        return {"group": self.group, "name": self.name, "unit": self.unit, "samples": self.samples,
-                "median": self.median if self.samples else None,
-                "min": min(self.samples) if self.samples else None,
-                "max": max(self.samples) if self.samples else None,
+        samples = [x for x in self.samples if x == x]  # NaN (a missing mark) is not JSON
+        return {"group": self.group, "name": self.name, "unit": self.unit, "samples": samples,
+                "median": statistics.median(samples) if samples else None,
+                "min": min(samples) if samples else None,
+                "max": max(samples) if samples else None,
                 "target": self.target, "at_least": self.at_least, "holds": self.holds,
                 "note": self.note, **({"extra": self.extra} if self.extra else {})}
 
