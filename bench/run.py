@@ -2,7 +2,7 @@
 
     /work/venv/bin/python bench/run.py [--repeat N] [--smoke] [--only NAME ...] [--save] [--strict]
 
-Names for --only: load, overhead, mttr, scale, cached, parallel. See bench/README.md for what each
+Names for --only: load, overhead, mttr, scale, cached, parallel, project (the last only when named). See bench/README.md for what each
 one measures. JSON goes to bench/results/ only with --save. Exit status: 0 unless a benchmark
 failed to run (or, with --strict, a target was missed).
 """
@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BENCH, Figure, log, table  # noqa: E402
 
-NAMES = ("load", "overhead", "mttr", "scale", "cached", "parallel")
+NAMES = ("load", "overhead", "mttr", "scale", "cached", "parallel", "project")
+DEFAULT = NAMES[:-1]  # "project" (bench/project_speed.py, ~30 s) only when asked for
 
 
 def header() -> dict[str, object]:
@@ -59,7 +60,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--only {', '.join(bad)}: unknown benchmark; allowed: {', '.join(NAMES)}")
     if args.repeat is not None and args.repeat < 1:
         parser.error(f"--repeat {args.repeat}: must be >= 1")
-    args.only = only or list(NAMES)
+    args.only = only or list(DEFAULT)
     args.repeat = args.repeat or (1 if args.smoke else 3)
     return args
 
@@ -147,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
                 _suite.cached(work, 0, cold_runs=1, warmup=0)
                 warm_cache.append(work / "cache-cold-0")
             return _suite.parallel(warm_cache[-1], min(n, 2))
+        def project():
+            import _project
+            return _project.run()
+        section("project", project)
+
         if args.smoke and "parallel" in args.only:
             skipped.append("parallel: the chaos suite twice takes minutes (smoke run)")
         else:
