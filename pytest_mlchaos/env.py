@@ -130,6 +130,7 @@ class ChaosEnv:
     on_recovered: list[Observer] = field(default_factory=list)
     time_to_detect: float | None = None
     time_to_recover: float | None = None
+    trash: Path | None = None  # where ``remove`` moves the tree for deletion later (off the test's clock)
     _injected_at: float | None = None
 
     @property
@@ -252,6 +253,14 @@ class ChaosEnv:
 
     # -- lifetime ------------------------------------------------------------------------
     def remove(self) -> None:
+        """Delete the environment; with a ``trash`` directory, only move it there (one rename)."""
+        if self.trash is not None and self.root.exists():
+            self.trash.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.rename(self.trash / f"{self.root.name}-{time.monotonic_ns()}")
+                return
+            except OSError:
+                pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> ChaosEnv:
@@ -272,6 +281,7 @@ class EnvFactory:
         self.base = base
         self.seed = seed
         self.observers = observers
+        self.trash: Path | None = None  # set it to defer deletions to ``empty_trash`` (the fixture does)
         self._count = 0
 
     def __call__(self, incidents: Iterable[Incident] = (), *, name: str | None = None, seed: int | None = None) -> ChaosEnv:
@@ -287,10 +297,20 @@ class EnvFactory:
         self.project.relocate(root, self.baseline.root)
         env = ChaosEnv(root, self.project, self.baseline, self.registry,
                        seed=self.seed if seed is None else seed,
-                       on_injected=list(self.observers[0]), on_recovered=list(self.observers[1]))
-        for incident in incidents:
-            env.inject(incident)
+                       on_injected=list(self.observers[0]), on_recovered=list(self.observers[1]),
+                       trash=self.trash)
+        try:
+            for incident in incidents:
+                env.inject(incident)
+        except BaseException:
+            env.remove()
+            raise
         return env
+
+    def empty_trash(self) -> None:
+        """Delete the environments removed so far (called once, at the end of the session)."""
+        if self.trash is not None:
+            shutil.rmtree(self.trash, ignore_errors=True)
 
 
 def _safe_name(label: str) -> str:

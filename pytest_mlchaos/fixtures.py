@@ -55,12 +55,14 @@ def ml_baseline(pytestconfig: pytest.Config, mlchaos_project: MLProject,
     the pytest cache, keyed by the project's fingerprint and the installed tool versions.
     """
     session = chaos_session(pytestconfig)
+    if session.project is None:  # the fixture was overridden: name it in the report all the same
+        session.project, session.project_source = mlchaos_project, "mlchaos_project fixture"
     return session.get_baseline(mlchaos_project, _store_root(pytestconfig, tmp_path_factory))
 
 
 @pytest.fixture(scope="session")
 def ml_env_factory(pytestconfig: pytest.Config, mlchaos_project: MLProject, ml_baseline: Baseline,
-                   tmp_path_factory: pytest.TempPathFactory) -> EnvFactory:
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[EnvFactory]:
     """Makes fresh sandboxed environments on demand (session scoped, so usable under ``@given``).
 
     ``with ml_env_factory([Incident(...)]) as env:`` gives a clone with the incidents injected
@@ -76,8 +78,11 @@ def ml_env_factory(pytestconfig: pytest.Config, mlchaos_project: MLProject, ml_b
         for incident in env.incidents:
             hook.pytest_mlchaos_recovery_finished(env=env, incident=incident, result=result)
 
-    return EnvFactory(mlchaos_project, ml_baseline, session.registry, tmp_path_factory.mktemp("mlchaos-envs"),
-                      seed=session.settings.seed, observers=((injected,), (recovered,)))
+    factory = EnvFactory(mlchaos_project, ml_baseline, session.registry, tmp_path_factory.mktemp("mlchaos-envs"),
+                         seed=session.settings.seed, observers=((injected,), (recovered,)))
+    factory.trash = factory.base / ".trash"  # removal is a rename during the run; deletion happens once, here
+    yield factory
+    factory.empty_trash()
 
 
 @pytest.fixture

@@ -62,9 +62,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if getattr(config, "cache", None) is not None:
             config.cache.set("mlchaos/seed", settings.seed)
         _check_report_paths(settings.report_path, settings.markdown_path)
-    if settings.enabled and settings.project_spec:
+    if settings.enabled:  # the hook first, then the ini key; a bad one stops the run before any test
         try:
-            session.resolve_project(None)
+            session.resolve_project(config.hook.pytest_mlchaos_make_project(config=config))
         except ProjectError as exc:
             raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(ChaosReporter(config, session), "mlchaos-reporter")
@@ -105,11 +105,12 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    settings = chaos_session(config).settings
+    session = chaos_session(config)
+    settings = session.settings
     if not settings.enabled:
         return None
     t = settings.thresholds
-    project = settings.project_spec or "from hook or mlchaos_project fixture"
+    project = session.project_source or settings.project_spec or "the mlchaos_project fixture"
     return (f"mlchaos: seed={settings.seed} ({settings.seed_source}), project={project}, "
             f"warn-drop={t.warn_drop:g}, fail-drop={t.fail_drop:g}"
             + (f", max-mttr={settings.max_mttr:g}s" if settings.max_mttr else "")
