@@ -16,11 +16,9 @@ from collections import Counter
 import pytest
 from hypothesis import settings
 from hypothesis.stateful import invariant
-from hypothesis.strategies import SearchStrategy
 
 from pytest_mlchaos.env import ChaosEnv
 from pytest_mlchaos.fixtures import chaos_session
-from pytest_mlchaos.incidents import Incident
 from pytest_mlchaos.profiles import PHASES
 from pytest_mlchaos.stateful import ChaosMachine
 
@@ -37,16 +35,6 @@ INCIDENTS = {
     },
     "max_severity": 0.5,
 }
-# KNOWN BUG in project_under_test (see test_fuzzing.py): corrupting the model file at random offsets
-# can segfault the health check's in-process load-and-predict; found by this machine with
-#   @pytest.mark.incident('model_loss', mode='corrupt', nbytes=1022, where='random', seed=365412434)
-# so only header corruption is drawn until it is fixed.
-
-
-def no_known_crash(incident: Incident) -> bool:
-    return not (incident.kind == "model_loss" and incident.mode == "corrupt" and incident.param("where") == "random")
-
-
 STATEFUL = settings(max_examples=6, stateful_step_count=6, deadline=None, derandomize=True, phases=PHASES,
                     report_multiple_bugs=False)
 
@@ -58,9 +46,6 @@ class ReferenceMachine(ChaosMachine):
     max_pending = 2
     accept_unrecovered = False  # every drawn incident is one the reference project is meant to recover
     rounds: Counter[str] = Counter()
-
-    def incident_strategy(self) -> SearchStrategy[Incident]:
-        return super().incident_strategy().filter(no_known_crash)
 
     def make_env(self) -> ChaosEnv:
         env = super().make_env()
