@@ -37,6 +37,7 @@ def run(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
 
     registry = builtin_registry()
     factory = EnvFactory(project, baseline, registry, work / "envs", seed=1)
+    factory.trash = work / "envs" / ".trash"  # as the ml_env_factory fixture: removal is a rename, deletion at the end
     (work / "envs").mkdir(exist_ok=True)
     incidents = _incidents()
     parts: dict[str, list[float]] = {"clone": [], "inject": [], "verify": [], "remove": [], "total": [], "copytree": []}
@@ -68,6 +69,7 @@ def run(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
             for key, value in (("clone", t1 - t0), ("inject", t2 - t1), ("verify", t3 - t2), ("remove", t4 - t3),
                                ("total", t4 - t0), ("copytree", t6 - t5)):
                 parts[key].append(value)
+    factory.empty_trash()
     ratios = [t / c for t, c in zip(parts["total"], parts["copytree"])]
     size = sum(p.stat().st_size for p in baseline.root.rglob("*") if p.is_file())
     files = sum(1 for p in baseline.root.rglob("*") if p.is_file())
