@@ -521,6 +521,19 @@ def ellipsize_middle(text: str, width: int) -> str:
     return text[:head] + "…" + text[len(text) - (keep - head):]
 
 
+def ellipsize_nodeid(nodeid: str, width: int) -> str:
+    """A node id cut to ``width``: first the directories go, then the file, then the middle of the test name."""
+    if len(nodeid) <= width:
+        return nodeid
+    path, sep, name = nodeid.partition("::")
+    if not sep:
+        return ellipsize_middle(nodeid, width)
+    in_file = path.rsplit("/", 1)[-1] + sep + name
+    if len(in_file) <= width:
+        return in_file
+    return ellipsize_middle(name, width)
+
+
 def ellipsize_end(text: str, width: int) -> str:
     if len(text) <= width:
         return text
@@ -570,7 +583,7 @@ def terminal_lines(report: Mapping[str, Any], width: int = 100) -> list[str]:
     for row in (header, *rows):
         cells = []
         for i, text in enumerate(row):
-            cut = ellipsize_middle(text, widths[i]) if i == 1 else ellipsize_end(text, widths[i])
+            cut = ellipsize_nodeid(text, widths[i]) if i == 1 else ellipsize_end(text, widths[i])
             cells.append(cut.rjust(widths[i]) if i == 3 else cut.ljust(widths[i]))
         lines.append((" " * gap).join(cells).rstrip())
     return [ellipsize_end(line, limit) for line in lines]

@@ -146,11 +146,13 @@ def test_the_terminal_table_puts_failures_first(outcomes, run):
     assert table[-1].split()[2] == "scenarios/test_data.py::test_restored"
 
 
-def test_a_long_node_id_is_cut_in_the_middle_keeping_both_ends(outcomes, run, long_nodeid):
+def test_a_long_node_id_keeps_the_test_name_and_both_its_ends(outcomes, run, long_nodeid):
     lines = terminal_lines(build_report(run(), outcomes), width=100)
     row = next(line for line in lines if "seed-3" in line and line.startswith("✗"))
     cell = row.split()[2]
-    assert cell.startswith("scenarios/test_comp") and cell.endswith("fraction=0.2]")
+    test_name = long_nodeid.partition("::")[2]
+    assert "scenarios/" not in cell and cell.endswith("fraction=0.2]")
+    assert cell.startswith(test_name[:5]) or cell.startswith(long_nodeid.partition("::")[0].rsplit("/", 1)[-1][:5])
     assert len(cell) < len(long_nodeid)
 
 
@@ -224,3 +226,14 @@ def test_no_terminal_line_is_wider_than_asked_whatever_the_node_ids(nodeids, wid
     if width >= 100:
         assert sum(line.startswith(("✗", "!", "✓")) for line in lines) == len(nodeids)
 
+
+
+def test_a_long_node_id_loses_its_directories_then_its_file_before_its_test_name():
+    from pytest_mlchaos.report import ellipsize_nodeid
+
+    nodeid = "scenarios/sub/test_catalogue.py::test_storage_loss_is_detected[mlflow_pages]"
+    assert ellipsize_nodeid(nodeid, 100) == nodeid
+    assert ellipsize_nodeid(nodeid, 70) == "test_catalogue.py::test_storage_loss_is_detected[mlflow_pages]"
+    assert ellipsize_nodeid(nodeid, 60) == "test_storage_loss_is_detected[mlflow_pages]"
+    short = ellipsize_nodeid(nodeid, 30)
+    assert len(short) == 30 and short.endswith("[mlflow_pages]") and short.startswith("test_storage")
