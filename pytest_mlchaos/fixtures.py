@@ -15,6 +15,7 @@ from .session import ChaosSession
 SESSION_KEY = pytest.StashKey[ChaosSession]()
 PLAN_KEY = pytest.StashKey["object"]()
 ENV_KEY = pytest.StashKey[ChaosEnv]()
+CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()
 NO_PROJECT = (
     "pytest-mlchaos has no project to test: set the ini key mlchaos_project = package.module:attr, "
     "implement the pytest_mlchaos_make_project hook, or override the mlchaos_project fixture in a conftest.py"
@@ -110,5 +111,3 @@ def ml_env(request: pytest.FixtureRequest, ml_env_factory: EnvFactory) -> Iterat
     if call is not None and call.passed:
         env.remove()
 
-
-CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()

@@ -34,6 +34,7 @@ from .settings import OPT_ENABLE, OPT_MARKDOWN, OPT_REPORT, add_options, load_se
 
 __all__ = ["MLChaosDegradedWarning", "ml_baseline", "ml_env", "ml_env_factory", "mlchaos_project"]
 
+OUTCOME_KEY = pytest.StashKey[IncidentOutcome]()
 SKIP_REASON = f"incident test: run with {OPT_ENABLE} to inject incidents and verify recovery"
 
 
@@ -157,9 +158,6 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     if not outcome.passed:
         pytest.fail(failure_text(outcome, session.settings.seed), pytrace=False)
     return result
-
-
-OUTCOME_KEY = pytest.StashKey[IncidentOutcome]()
 
 
 def _verify(session: ChaosSession, env: Any, plan: IncidentPlan, nodeid: str) -> IncidentOutcome:

@@ -7,6 +7,8 @@ enough for a million-row CSV (only the rows that are hit are split into fields).
 
 from __future__ import annotations
 
+import random
+
 import re
 import subprocess
 from pathlib import Path
@@ -41,6 +43,16 @@ class _DataInjector(RoleInjector):
         return ctx.rel(path)
 
 
+def standard_normals(rng: random.Random, count: int) -> list[float]:
+    """``count`` standard normal draws seeded from ``rng``: one numpy call when numpy is there (1.7 M draws in
+    tens of milliseconds instead of seconds), else ``rng.gauss``."""
+    try:
+        import numpy as np
+    except ImportError:
+        return [rng.gauss(0.0, 1.0) for _ in range(count)]
+    return np.random.default_rng(rng.getrandbits(64)).standard_normal(count).tolist()
+
+
 class Noise(_DataInjector):
     """Gaussian noise added to the numeric features of a fraction of the rows (a miscalibrated sensor, a bad join)."""
 
@@ -59,15 +71,16 @@ class Noise(_DataInjector):
             raise IncidentError(f"{self.where()}: {path.name} has no numeric feature columns (and rows) to add noise to")
         rows = pick(ctx.rng, range(len(table.records)), count_for(incident.param("fraction"), len(table.records)))
         scale = incident.param("scale")
-        gauss = ctx.rng.gauss
         plan = [(c, number_formatter(is_int, decimals), scale * std) for c, (is_int, decimals, std) in numeric.items()]
+        draws = iter(standard_normals(ctx.rng, len(rows) * len(plan)))
         changed = 0
         for i in rows:
             fields = table.fields(i)
             for c, fmt, sigma in plan:
                 old = fields[c] if c < len(fields) else ""
+                z = next(draws)
                 if old.strip():
-                    new = fmt(float(old) + gauss(0.0, sigma))
+                    new = fmt(float(old) + sigma * z)
                     changed += new != old
                     fields[c] = new
             table.set_fields(i, fields, plain=True)
