@@ -321,40 +321,31 @@ class RecoveryManager:
         backups.backup_db(self.root)
 
     def _refetch_cache(self) -> None:
-        for rel, out in self._outs().items():
-            obj = cache_object(self.root, out.md5)
-            if obj.is_file() and md5_file(obj) == out.md5 or rel == METRICS and not obj.exists():
-                continue
-            if obj.exists():
-                obj.chmod(0o644)
-                obj.unlink()
-            for source in (remote_object(self.root, out.md5), self.root / rel, backups.path_of(self.root, rel)):
-                try:
-                    store_object(source, obj, out.md5)
-                    break
-                except (OSError, ValueError):
-                    continue
-            else:
-                raise StrategyFailed(f"no verified copy of {rel} ({out.md5[:12]}) to put back in the cache")
+        self._put_back_objects(cache_object, remote_object, "put back in the cache",
+                               skip=lambda rel, obj: rel == METRICS and not obj.exists())
 
     def _repush_remote(self) -> None:
+        self._put_back_objects(remote_object, cache_object, "push", skip=lambda rel, obj: rel == METRICS)
+
+    def _put_back_objects(self, store_of: Callable[[Path, str], Path], other_store_of: Callable[[Path, str], Path],
+                          what: str, skip: Callable[[str, Path], bool]) -> None:
+        """Make every locked output's object in one store (cache or remote) present and verified, taking it
+        from the other store, the workspace or the backups, whichever has a copy with the right md5."""
         for rel, out in self._outs().items():
-            if rel == METRICS:
-                continue
-            obj = remote_object(self.root, out.md5)
-            if obj.is_file() and md5_file(obj) == out.md5:
+            obj = store_of(self.root, out.md5)
+            if skip(rel, obj) or obj.is_file() and md5_file(obj) == out.md5:
                 continue
             if obj.exists():
                 obj.chmod(0o644)
                 obj.unlink()
-            for source in (cache_object(self.root, out.md5), self.root / rel, backups.path_of(self.root, rel)):
+            for source in (other_store_of(self.root, out.md5), self.root / rel, backups.path_of(self.root, rel)):
                 try:
                     store_object(source, obj, out.md5)
                     break
                 except (OSError, ValueError):
                     continue
             else:
-                raise StrategyFailed(f"no verified copy of {rel} ({out.md5[:12]}) to push")
+                raise StrategyFailed(f"no verified copy of {rel} ({out.md5[:12]}) to {what}")
 
     def _rebuild_backups(self) -> None:
         skipped = backups.rebuild(self.root)
