@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from . import backups, config as config_mod, dvcops, gitops, stages, tracking
 from .layout import DVC_YAML, GITIGNORE, LOCK, MODEL, PARAMS, TRAIN
@@ -48,34 +49,21 @@ def _log_to_mlflow(root: Path, cfg: config_mod.Config, promote: str, cross_valid
     return tracking.log_training(root, load_estimator(root / MODEL), params, metrics, root / MODEL, promote=promote)
 
 
-class _StoreCreation:
-    """Create the MLflow store (schema, experiment) in a background thread; ``wait`` re-raises its error."""
+@contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """Keep MLflow's INFO lines (schema migrations, runs) out of ``mlops init``'s output."""
+    import logging
 
-    def __init__(self, root: Path) -> None:
-        import threading
+    logger = logging.getLogger("mlflow")
+    saved = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        import mlflow  # noqa: F401  (its import configures the "mlflow" logger: quiet it again)
 
-        self.error: BaseException | None = None
-        self.logger_level: int | None = None
-        self.thread = threading.Thread(target=self._run, args=(root,), name="mlflow-store", daemon=True)
-        self.thread.start()
-
-    def _run(self, root: Path) -> None:
-        import logging
-
-        try:
-            import mlflow  # noqa: F401  (its import configures the "mlflow" logger; quiet it after)
-
-            logger = logging.getLogger("mlflow")
-            self.logger_level = logger.level
-            logger.setLevel(logging.ERROR)
-            tracking.create_store(root)
-        except BaseException as exc:  # handed to the caller of wait()
-            self.error = exc
-
-    def wait(self) -> None:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+        logger.setLevel(logging.ERROR)
+        yield
+    finally:
+        logger.setLevel(saved)
 
 
 def init(root: Path, rows: int | None = None, seed: int | None = None, *, cross_validate: bool = False) -> dict[str, Any]:
@@ -86,26 +74,18 @@ def init(root: Path, rows: int | None = None, seed: int | None = None, *, cross_
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise EnvironmentError_(f"{root}: exists and is not an empty directory; `mlops init` needs a new or empty one")
     cfg = config_mod.with_overrides(config_mod.Config(), rows=rows, seed=seed)
-    import logging
-
     saved_pool = os.environ.get("MLFLOW_SQLALCHEMYSTORE_POOLCLASS")
     os.environ["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = "NullPool"
-    mlflow_logger = logging.getLogger("mlflow")
-    saved_level = mlflow_logger.level
-    mlflow_logger.setLevel(logging.ERROR)
-    store: list[_StoreCreation] = []
     try:
-        return _init(root, cfg, cross_validate, store)
+        return _init(root, cfg, cross_validate)
     finally:
-        restored = store[0].logger_level if store and store[0].logger_level is not None else saved_level
-        mlflow_logger.setLevel(restored)
         if saved_pool is None:
             os.environ.pop("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", None)
         else:
             os.environ["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = saved_pool
 
 
-def _init(root: Path, cfg: config_mod.Config, cross_validate: bool, started: list[_StoreCreation]) -> dict[str, Any]:
+def _init(root: Path, cfg: config_mod.Config, cross_validate: bool) -> dict[str, Any]:
     from .versioning import VersionController
 
     timings: dict[str, float] = {}
@@ -119,23 +99,24 @@ def _init(root: Path, cfg: config_mod.Config, cross_validate: bool, started: lis
     dvcops.init_repo(root)
     timings["git+dvc"] = time.perf_counter() - t
     t = time.perf_counter()
-    store = _StoreCreation(root)  # MLflow's schema takes seconds: build it while the pipeline runs
-    started.append(store)
-    try:
-        stages.run_pipeline(root)
-    except BaseException:
-        store.thread.join()
-        raise
-    timings["pipeline"] = time.perf_counter() - t
-    t = time.perf_counter()
-    store.wait()
-    timings["mlflow_store_wait"] = time.perf_counter() - t
-    t = time.perf_counter()
-    dvcops.push(root)
-    timings["push"] = time.perf_counter() - t
-    t = time.perf_counter()
-    info = _log_to_mlflow(root, cfg, "always", cross_validate)
-    timings["mlflow"] = time.perf_counter() - t
+    # MLflow's import and schema take seconds: the pipeline runs meanwhile in a child process.
+    # (A thread would share the process's warning filters with MLflow's imports and race on them.)
+    pipeline = stages.PipelineRun(root)
+    with _quiet_mlflow():
+        try:
+            tracking.create_store(root)
+        except BaseException:
+            pipeline.stop()
+            raise
+        timings["mlflow_store"] = time.perf_counter() - t
+        pipeline.finish()
+        timings["pipeline"] = time.perf_counter() - t
+        t = time.perf_counter()
+        dvcops.push(root)
+        timings["push"] = time.perf_counter() - t
+        t = time.perf_counter()
+        info = _log_to_mlflow(root, cfg, "always", cross_validate)
+        timings["mlflow"] = time.perf_counter() - t
     t = time.perf_counter()
     backups.rebuild(root)
     gitops.commit_all(root, f"mlops init: {cfg.data.rows} rows, seed {cfg.data.seed}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,8 +40,32 @@ class BaseModel(abc.ABC):
 
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
+        intern_attribute_names(self.estimator)
         joblib.dump(self.estimator, tmp)
         os.replace(tmp, path)
+
+
+def intern_attribute_names(obj: Any) -> None:
+    """Give ``obj`` (and the objects it holds) attribute names that are the interned strings.
+
+    Pickle refers back to a string it has already written only if it is the same object. Once a
+    process has unpickled an estimator, scikit-learn's ``__setstate__`` has put non-interned
+    names into the class's shared attribute table, and every new instance uses them; the same
+    model would then pickle to other bytes than in a fresh process. Interning makes the file
+    depend on the model alone, so a retrain anywhere reproduces the locked digest.
+    """
+    seen: set[int] = set()
+    todo = [obj]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (list, tuple)):
+            todo.extend(item)
+        elif hasattr(item, "get_params") and isinstance(getattr(item, "__dict__", None), dict):
+            item.__dict__ = {sys.intern(k) if type(k) is str else k: v for k, v in vars(item).items()}
+            todo.extend(vars(item).values())
 
 
 class RandomForestModel(BaseModel):

@@ -134,13 +134,51 @@ def run_pipeline(root: Path, start: str = "generate", record: bool = True) -> tu
     return stages
 
 
+class PipelineRun:
+    """The stages from ``start`` on, run in order by a child process while the caller does other work."""
+
+    def __init__(self, root: Path, start: str = "generate") -> None:
+        import subprocess
+        import tempfile
+
+        from .layout import downstream
+
+        self.root = Path(root)
+        self.stages = downstream(start)
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # a pipe could fill up and stall the child
+        self._child = subprocess.Popen([sys.executable, "-m", "project_under_test.stages", *self.stages],
+                                       cwd=self.root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=self._stderr)
+
+    def finish(self) -> tuple[str, ...]:
+        """Wait for the child and record the stages in ``dvc.lock``; StageError with its message if it failed."""
+        from .dvcops import commit_stages
+
+        code = self._child.wait()
+        self._stderr.seek(0)
+        lines = [line for line in self._stderr.read().splitlines() if line.strip()]
+        self._stderr.close()
+        if code != 0:
+            raise StageError(lines[-1] if lines else f"the pipeline's child process exited with status {code}")
+        commit_stages(self.root, self.stages)
+        return self.stages
+
+    def stop(self) -> None:
+        """Kill the child (the caller failed); its stages are left as a killed run leaves them."""
+        self._child.kill()
+        self._child.wait()
+        self._stderr.close()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python -m project_under_test.stages STAGE [STAGE ...]``: run the stages in order in the working directory."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0] not in RUNNERS:
-        print(f"usage: python -m project_under_test.stages {{{','.join(STAGES)}}}", file=sys.stderr)
+    if not args or any(arg not in RUNNERS for arg in args):
+        print(f"usage: python -m project_under_test.stages {{{','.join(STAGES)}}} [...]", file=sys.stderr)
         return 2
     try:
-        execute(Path.cwd(), args[0])
+        for stage in args:
+            execute(Path.cwd(), stage)
     except StageError as exc:
         print(str(exc), file=sys.stderr)
         return 1

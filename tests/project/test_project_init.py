@@ -70,6 +70,10 @@ def test_the_same_seed_gives_byte_identical_data(template: Path, tmp_path: Path)
 
 
 def test_rerunning_the_pipeline_in_process_reproduces_every_output_byte_for_byte(env: Path, baseline_lock: dict) -> None:
+    """The template was built in a fresh child process; this one has unpickled a model first."""
+    import joblib
+
+    joblib.load(env / MODEL)
     for stage in ("generate", "process", "train", "evaluate"):
         run_stage(env, stage)
     assert_matches_lock(env, baseline_lock)
@@ -138,3 +142,41 @@ def test_evaluate_is_deterministic_and_names_a_broken_file(env: Path, baseline_m
     with pytest.raises(ModelError, match="model.pkl: model file is missing"):
         project.evaluate(env)
     assert project.check_model(env) == "models/model.pkl: missing"
+
+
+def test_the_pipeline_child_reproduces_the_locked_outputs(env: Path, baseline_lock: dict) -> None:
+    from project_under_test.stages import PipelineRun
+
+    assert PipelineRun(env, "process").finish() == ("process", "train", "evaluate")
+    assert_matches_lock(env, baseline_lock)
+    assert project.detect(env) == []
+
+
+def test_a_stage_failing_in_the_pipeline_child_is_named_and_leaves_its_marker(env: Path) -> None:
+    import pytest
+
+    from pytest_mlchaos import failpoints
+    from project_under_test.stages import PipelineRun, StageError, marker_path
+
+    lock_before = (env / "dvc.lock").read_text()
+    failpoints.arm(env, "train", "raise", message="out of memory")
+    with pytest.raises(StageError, match=r"stage 'train' failed: .*out of memory"):
+        PipelineRun(env, "process").finish()
+    assert marker_path(env, "train").is_file()
+    assert not (env / MODEL).exists()
+    assert (env / "dvc.lock").read_text() == lock_before
+
+
+def test_init_starts_no_thread(tmp_path: Path, monkeypatch) -> None:
+    """A thread beside pytest's would race on the process-wide warning filters (a real CI failure)."""
+    import threading
+
+    from project_under_test import environment
+
+    def refuse(self: threading.Thread) -> None:
+        raise AssertionError(f"init started a thread: {self.name}")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    result = environment.init(tmp_path / "small", rows=400)
+    assert result["model_version"] == 1
+    assert project.detect(tmp_path / "small") == []
