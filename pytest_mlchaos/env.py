@@ -25,7 +25,7 @@ ENV_DIR = "env"
 
 
 def take_manifest(root: Path, paths: Iterable[str]) -> dict[str, str]:
-    """sha256 of each existing file in ``paths`` (relative to ``root``)."""
+    """Content digest (``file_digest``) of each existing file in ``paths`` (relative to ``root``)."""
     manifest = {}
     for rel in paths:
         path = root / rel

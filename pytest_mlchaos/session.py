@@ -34,7 +34,9 @@ def versions_fingerprint() -> str:
 def baseline_key(project: MLProject) -> str:
     import hashlib
 
-    raw = f"{project.name}\x1f{project.fingerprint()}\x1f{versions_fingerprint()}"
+    from .incidents.registry import DIGEST_NAME
+
+    raw = f"{project.name}\x1f{project.fingerprint()}\x1f{versions_fingerprint()}\x1f{DIGEST_NAME}"
     return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 

@@ -186,7 +186,7 @@ class Injection:
     """What one injector did: the incident (with its resolved params), the files it touched, a description.
 
     ``touched`` are paths relative to the environment root; ``damaged_digests`` maps each
-    touched file that still exists to its sha256 after the damage, so verification can
+    touched file that still exists to its content digest after the damage, so verification can
     tell when a "recovered" file is in fact still the damaged one.
     """
 

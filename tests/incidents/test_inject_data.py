@@ -24,8 +24,9 @@ def read(path: Path) -> list[list[str]]:
         return list(csv.reader(fh))
 
 
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def digest(path: Path) -> str:
+    """The harness's content digest (BLAKE2b-256), computed here independently."""
+    return hashlib.blake2b(path.read_bytes(), digest_size=32).hexdigest()
 
 
 def test_noise_changes_only_numeric_features_of_the_chosen_share_of_rows(env: Path) -> None:
@@ -43,7 +44,7 @@ def test_noise_changes_only_numeric_features_of_the_chosen_share_of_rows(env: Pa
                 assert old == new, f"non-numeric column {COLUMNS[c]} changed in row {i}"
             else:
                 float(new)  # still a number
-    assert injection.damaged_digests == ((DATA, sha(env / DATA)),)
+    assert injection.damaged_digests == ((DATA, digest(env / DATA)),)
 
 
 def test_missing_values_blank_one_feature_per_hit_row_and_never_the_label(env: Path) -> None:
@@ -81,10 +82,10 @@ def test_label_flip_changes_only_the_label_column(env: Path) -> None:
 
 
 def test_label_flip_on_a_missing_label_column_names_the_columns(env: Path) -> None:
-    before = sha(env / DATA)
+    before = digest(env / DATA)
     with pytest.raises(IncidentError, match=r"label='target'.*columns: customer_id, tenure"):
         run(env, "label_flip", label="target")
-    assert sha(env / DATA) == before
+    assert digest(env / DATA) == before
 
 
 @pytest.mark.parametrize("change", ["drop", "rename", "reorder", "dtype"])
@@ -124,7 +125,7 @@ def test_bitflip_keeps_size_and_mtime_changes_the_hash_and_dvc_status_does_not_n
 
     path = env / DATA
     st = path.stat()
-    digest = sha(path)
+    before = digest(path)
     original = path.read_bytes()
     with Repo(str(env)) as repo:
         assert repo.status() == {}
@@ -132,12 +133,12 @@ def test_bitflip_keeps_size_and_mtime_changes_the_hash_and_dvc_status_does_not_n
     after = path.stat()
     damaged = path.read_bytes()
     assert (after.st_size, after.st_mtime_ns, after.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
-    assert sha(path) != digest
+    assert digest(path) != before
     assert sum(a != b for a, b in zip(original, damaged)) == 3
     assert all(bin(a ^ b).count("1") == 1 for a, b in zip(original, damaged) if a != b)
     with Repo(str(env)) as repo:
         assert repo.status() == {}, "DVC trusts (inode, mtime, size): it must not notice a same-size bitflip"
-    assert injection.damaged_digests == ((DATA, sha(path)),)
+    assert injection.damaged_digests == ((DATA, digest(path)),)
 
 
 def test_delete_removes_the_file(env: Path) -> None:
@@ -210,7 +211,7 @@ def test_quoted_csv_round_trips_untouched_fields(tmp_path: Path) -> None:
 
 
 def test_csv_modes_refuse_a_binary_file_and_name_the_modes_that_work(env: Path) -> None:
-    before = sha(env / "models/model.joblib")
+    before = digest(env / "models/model.joblib")
     with pytest.raises(IncidentError, match="not a text CSV.*truncate, bitflip, delete"):
         run(env, "noise", target="models/model.joblib")
-    assert sha(env / "models/model.joblib") == before
+    assert digest(env / "models/model.joblib") == before
