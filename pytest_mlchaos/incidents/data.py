@@ -74,15 +74,20 @@ class Noise(_DataInjector):
         plan = [(c, number_formatter(is_int, decimals), scale * std) for c, (is_int, decimals, std) in numeric.items()]
         draws = iter(standard_normals(ctx.rng, len(rows) * len(plan)))
         changed = 0
-        for i in rows:
+        for i in rows:  # the hot loop of a large table: kept to the bare operations
             fields = table.fields(i)
+            width = len(fields)
             for c, fmt, sigma in plan:
-                old = fields[c] if c < len(fields) else ""
                 z = next(draws)
-                if old.strip():
-                    new = fmt(float(old) + sigma * z)
-                    changed += new != old
-                    fields[c] = new
+                if c < width:  # (a short row lacks the column)
+                    old = fields[c]
+                    try:
+                        new = fmt(float(old) + sigma * z)
+                    except (ValueError, OverflowError):  # a blank, a word or an infinity stays as it is
+                        continue
+                    if new != old:
+                        changed += 1
+                        fields[c] = new
             table.set_fields(i, fields, plain=True)
         write_atomic(path, table.to_bytes())
         cols = ", ".join(table.header[c] for c in numeric)

@@ -215,3 +215,18 @@ def test_csv_modes_refuse_a_binary_file_and_name_the_modes_that_work(env: Path) 
     with pytest.raises(IncidentError, match="not a text CSV.*truncate, bitflip, delete"):
         run(env, "noise", target="models/model.joblib")
     assert digest(env / "models/model.joblib") == before
+
+
+def test_noise_leaves_blanks_and_words_in_a_numeric_column_as_they_are(tmp_path: Path) -> None:
+    """Rows outside the typing sample may hold anything; the old loop crashed on a word."""
+    from pytest_mlchaos.artifacts import Artifacts
+
+    rows = [[str(i), f"{i * 0.5:.2f}", str(i % 2)] for i in range(2000)]  # 500-row sample: every 4th row
+    rows[1][0], rows[2][1], rows[3][0] = "n/a", "", "inf"
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,churn\n" + "".join(",".join(r) + "\n" for r in rows))
+    inject(tmp_path, Incident("data_corruption", "noise", {"fraction": 1.0}, seed=3), artifacts=Artifacts(data=("t.csv",)))
+    after = read(path)[1:]
+    assert (after[1][0], after[2][1], after[3][0]) == ("n/a", "", "inf")
+    assert sum(a != b for a, b in zip(after, rows)) > 1900
+    assert [r[2] for r in after] == [r[2] for r in rows]
