@@ -10,7 +10,7 @@ copy beside it (set-up, not timed). Each timed repetition then
 (1) injects ``data_corruption/noise`` (fraction 0.1) through ``pytest_mlchaos.incidents.api.inject``,
 (2) restores the file the way the recovery manager's ``backup`` strategy does
 (``project_under_test.dvcops.place_verified``: copy, md5 checked against the DVC-recorded md5),
-(3) verifies independently like the harness does (DVC md5 from the ``.dvc`` file and the sha256
+(3) verifies independently like the harness does (DVC md5 from the ``.dvc`` file and the BLAKE2b
 manifest via ``pytest_mlchaos.env.take_manifest``). The full reference pipeline (training a
 forest on 1 M rows) is not run: ``mlops init`` at 1 M rows takes minutes, not a benchmark.
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from .envvars import scoped_environ
 from .layout import DVC_CACHE, DVC_LOCKS, DVC_REMOTE, DVC_YAML, LOCK, SITE_CACHE
 
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
@@ -31,32 +32,24 @@ def dvc_session(root: Path) -> Iterator[Any]:
     from .gitops import REPO_ENV
 
     root = Path(root).resolve()
-    saved_env = {k: os.environ.get(k) for k in ("DVC_SITE_CACHE_DIR", "DVC_NO_ANALYTICS", *REPO_ENV)}
     saved_cwd = os.getcwd()
-    for key in REPO_ENV:  # DVC's in-process git must see this environment's repository, not a hook's
-        os.environ.pop(key, None)
-    os.environ["DVC_SITE_CACHE_DIR"] = str(root / SITE_CACHE)
-    os.environ["DVC_NO_ANALYTICS"] = "1"
-    os.chdir(root)
     dvc_logger = logging.getLogger("dvc")
     saved_level = dvc_logger.level
-    dvc_logger.setLevel(logging.WARNING)
     repo = None
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            repo = Repo(str(root))
-            yield repo
-    finally:
-        if repo is not None:
-            repo.close()
-            clear_repo_lock(root)
-        os.chdir(saved_cwd)
-        dvc_logger.setLevel(saved_level)
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    # DVC's in-process git must see this environment's repository, not a hook's (REPO_ENV unset)
+    with scoped_environ({"DVC_SITE_CACHE_DIR": str(root / SITE_CACHE), "DVC_NO_ANALYTICS": "1"}, unset=REPO_ENV):
+        os.chdir(root)
+        dvc_logger.setLevel(logging.WARNING)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                repo = Repo(str(root))
+                yield repo
+        finally:
+            if repo is not None:
+                repo.close()
+                clear_repo_lock(root)
+            os.chdir(saved_cwd)
+            dvc_logger.setLevel(saved_level)
 
 
 def lock_is_held(path: Path) -> bool:
@@ -90,20 +83,14 @@ def init_repo(root: Path) -> None:
     """``dvc init`` plus this system's config: copy cache links, a local remote with a relative url."""
     from dvc.repo import Repo
 
-    saved = os.environ.get("DVC_NO_ANALYTICS")
-    os.environ["DVC_NO_ANALYTICS"] = "1"
+    dvc_logger = logging.getLogger("dvc")
+    saved_level = dvc_logger.level
+    dvc_logger.setLevel(logging.WARNING)
     try:
-        dvc_logger = logging.getLogger("dvc")
-        saved_level = dvc_logger.level
-        dvc_logger.setLevel(logging.WARNING)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                Repo.init(str(root)).close()
-        finally:
-            dvc_logger.setLevel(saved_level)
+        with scoped_environ({"DVC_NO_ANALYTICS": "1"}), contextlib.redirect_stdout(io.StringIO()):
+            Repo.init(str(root)).close()
     finally:
-        if saved is None:
-            os.environ.pop("DVC_NO_ANALYTICS", None)
+        dvc_logger.setLevel(saved_level)
     with dvc_session(root) as repo:
         with repo.config.edit() as conf:
             conf["cache"]["type"] = "copy"

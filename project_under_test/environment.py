@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import backups, config as config_mod, dvcops, gitops, stages, tracking
+from .envvars import scoped_environ
 from .layout import DVC_YAML, GITIGNORE, LOCK, MODEL, PARAMS, TRAIN
 from .log import get_logger
 
@@ -68,21 +69,12 @@ def _quiet_mlflow() -> Iterator[None]:
 
 def init(root: Path, rows: int | None = None, seed: int | None = None, *, cross_validate: bool = False) -> dict[str, Any]:
     """Create git, DVC (+ remote), the MLflow store; run the pipeline; register the model; snapshot ``baseline``."""
-    import os
-
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise EnvironmentError_(f"{root}: exists and is not an empty directory; `mlops init` needs a new or empty one")
     cfg = config_mod.with_overrides(config_mod.Config(), rows=rows, seed=seed)
-    saved_pool = os.environ.get("MLFLOW_SQLALCHEMYSTORE_POOLCLASS")
-    os.environ["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = "NullPool"
-    try:
+    with scoped_environ({"MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool"}):
         return _init(root, cfg, cross_validate)
-    finally:
-        if saved_pool is None:
-            os.environ.pop("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", None)
-        else:
-            os.environ["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = saved_pool
 
 
 def _init(root: Path, cfg: config_mod.Config, cross_validate: bool) -> dict[str, Any]:

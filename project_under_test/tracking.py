@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import warnings
 import sqlite3
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import unquote, urlparse
 
+from .envvars import scoped_environ
 from .layout import ALIAS, EXPERIMENT, MLARTIFACTS, MLFLOW_DB, REGISTERED_MODEL
 
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "cloudpickle"]
@@ -38,30 +38,22 @@ def mlflow_session(root: Path) -> Iterator[Any]:
     from mlflow.tracking._model_registry import utils as registry_utils
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    keys = ("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    saved_env = {k: os.environ.get(k) for k in keys}
     saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
     uri = tracking_uri(root)
-    os.environ["MLFLOW_SQLALCHEMYSTORE_POOLCLASS"] = "NullPool"
     mlflow_logger = logging.getLogger("mlflow")
     saved_level = mlflow_logger.level
-    mlflow_logger.setLevel(logging.ERROR)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    os.environ.pop("MLFLOW_REGISTRY_URI", None)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        yield MlflowClient(tracking_uri=uri, registry_uri=uri)
-    finally:
-        while mlflow.active_run() is not None:
-            mlflow.end_run()
-        tracking_utils._tracking_uri, registry_utils._registry_uri = saved
-        mlflow_logger.setLevel(saved_level)
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with scoped_environ({"MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool"},
+                        unset=("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")):
+        mlflow_logger.setLevel(logging.ERROR)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        try:
+            yield MlflowClient(tracking_uri=uri, registry_uri=uri)
+        finally:
+            while mlflow.active_run() is not None:
+                mlflow.end_run()
+            tracking_utils._tracking_uri, registry_utils._registry_uri = saved
+            mlflow_logger.setLevel(saved_level)
 
 
 def _fast_sqlite(dbapi_conn: Any, _record: Any) -> None:
