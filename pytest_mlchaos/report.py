@@ -151,23 +151,6 @@ def resilience_score(outcomes: Sequence[IncidentOutcome]) -> float | None:
 # -- the gate --------------------------------------------------------------------------------
 
 
-def parse_mttr(value: Any) -> float | None:
-    """``--mlchaos-max-mttr``: a positive, finite number of seconds (None or "" means no budget)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"--mlchaos-max-mttr={value!r} is not a number of seconds; use a positive number such as 30")
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"--mlchaos-max-mttr={value!r} is not a number of seconds; use a positive number such as 30"
-        ) from None
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"--mlchaos-max-mttr={value!r} must be a positive, finite number of seconds, such as 30")
-    return seconds
-
-
 def gate_mttr(outcome: IncidentOutcome, max_mttr: float | None) -> str | None:
     """The failure reason when the recovery took longer than ``max_mttr`` seconds, else None."""
     took = outcome.time_to_recover

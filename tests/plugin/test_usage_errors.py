@@ -95,3 +95,11 @@ def test_a_bad_project_path_is_a_usage_error(chaos: pytest.Pytester, spec: str, 
     result = chaos.runpytest("--mlchaos")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
+
+
+def test_a_bad_mttr_budget_in_the_ini_file_is_named(chaos: pytest.Pytester) -> None:
+    chaos.makeini("[pytest]\nmlchaos_project = toyml:project\nmlchaos_max_mttr = soon\n")
+    chaos.makepyfile("def test_x():\n    pass\n")
+    result = chaos.runpytest("--mlchaos")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini mlchaos_max_mttr = 'soon'*not a number of seconds*"])
