@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import backups, tracking
+from . import backups, modelcheck, tracking
 from .dvcops import LockError, LockedOut, cache_object, locked_outs, md5_file, remote_object
 from .layout import BACKUPS, DVC_LOCKS, DVC_REMOTE, FAILED_DIR, LOCK, METRICS, MODEL, PARAMS, RAW, TEST, TRAIN
 
@@ -96,16 +96,15 @@ _MODEL_VERDICTS: dict[str, str | None] = {}
 def _model_verdict(path: Path, rel: str, root: Path) -> str | None:
     """Whether a model file loads and predicts, memoised by its md5 (same bytes, same answer).
 
-    Unpickling arbitrary bytes can crash the interpreter (scikit-learn's trees trust their node
-    arrays), so only a file whose md5 is the one ``dvc.lock`` records is loaded in this process;
-    any other file is tried in a child process, and a crash there is the verdict.
+    Only a file whose md5 is the one ``dvc.lock`` records is loaded in this process; any other
+    is tried in a child process (``modelcheck``), and a crash there is the verdict.
     """
     md5 = md5_file(path)
     if md5 not in _MODEL_VERDICTS:
         if md5 in _locked_md5s(root):
-            _MODEL_VERDICTS[md5] = _load_and_predict(path, rel)
+            _MODEL_VERDICTS[md5] = modelcheck.load_and_predict(path, rel)
         else:
-            _MODEL_VERDICTS[md5] = _load_and_predict_isolated(path, rel)
+            _MODEL_VERDICTS[md5] = modelcheck.load_and_predict_isolated(path, rel)
         if len(_MODEL_VERDICTS) > 64:
             _MODEL_VERDICTS.pop(next(iter(_MODEL_VERDICTS)))
     return _MODEL_VERDICTS[md5]
@@ -118,42 +117,6 @@ def _locked_md5s(root: Path) -> set[str]:
         return {out.md5 for out in locked_outs(root).values()}
     except Exception:  # an unreadable dvc.lock trusts nothing
         return set()
-
-
-def _load_and_predict(path: Path, rel: str) -> str | None:
-    from .models import ModelError, load_estimator, smoke_predict
-
-    try:
-        smoke_predict(load_estimator(path), rel)
-        return None
-    except ModelError as exc:
-        return str(exc).replace(str(path) + ": ", "")
-
-
-_ISOLATED_CHECK = (
-    "import sys\n"
-    "from pathlib import Path\n"
-    "from project_under_test.health import _load_and_predict\n"
-    "why = _load_and_predict(Path(sys.argv[1]), sys.argv[2])\n"
-    "print(why or '', end='')\n"
-)
-
-
-def _load_and_predict_isolated(path: Path, rel: str) -> str | None:
-    import subprocess
-    import sys
-
-    try:
-        done = subprocess.run([sys.executable, "-c", _ISOLATED_CHECK, str(path), rel], capture_output=True,
-                              text=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        return "loading the model hung for 120 s"
-    if done.returncode < 0:
-        return f"loading the model crashed the interpreter (signal {-done.returncode})"
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return f"loading the model failed: {last[:160]}"
-    return done.stdout.strip() or None
 
 
 def check_file(root: Path, rel: str, expected_rows: int | None) -> str | None:
