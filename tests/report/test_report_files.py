@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlchaos import report as reporting
+from pytest_mlchaos.report import files as report_files
 from pytest_mlchaos.gate import Verdict
 from pytest_mlchaos.report import (
     ReportPathError,
@@ -72,7 +72,7 @@ def test_a_failed_write_keeps_the_old_file_whole_and_leaves_no_temp_file(tmp_pat
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(reporting.os, failing, boom)
+    monkeypatch.setattr(report_files.os, failing, boom)
     with pytest.raises(OSError, match="No space left"):
         write_json(report, target)
     monkeypatch.undo()
@@ -84,7 +84,7 @@ def test_a_failed_write_of_a_new_file_leaves_nothing(tmp_path, report, monkeypat
     def boom(*args, **kwargs):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(reporting.os, "replace", boom)
+    monkeypatch.setattr(report_files.os, "replace", boom)
     with pytest.raises(OSError):
         write_markdown(report, tmp_path / "summary.md")
     assert tree(tmp_path) == []
