@@ -8,7 +8,6 @@ import io
 import logging
 import os
 import re
-import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,8 +203,12 @@ def place_verified(source: Path, dest: Path, md5: str) -> None:
         raise FileNotFoundError(f"{source}: not there")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".restore")
-    shutil.copyfile(source, tmp)
-    got = md5_file(tmp)
+    h = hashlib.md5()
+    with open(source, "rb") as fin, open(tmp, "wb") as fout:  # hashed while copied: one pass over the bytes
+        for chunk in iter(lambda: fin.read(1 << 20), b""):
+            h.update(chunk)
+            fout.write(chunk)
+    got = h.hexdigest()
     if got != md5:
         tmp.unlink()
         raise ValueError(f"{source}: md5 {got[:12]} is not the locked {md5[:12]}")

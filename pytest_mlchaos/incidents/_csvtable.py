@@ -160,8 +160,8 @@ class CsvTable:
     # -- writing ---------------------------------------------------------------------------
     def to_bytes(self, header: list[str] | None = None) -> bytes:
         head = self.format(header if header is not None else self.header)
-        body = self.newline.join(self.records)
-        text = head + self.newline + (body + self.newline if self.records else "")
+        # One join, the final newline included: concatenating a large body copies it each time
+        text = self.newline.join([head, *self.records, ""])
         return text.encode("utf-8", errors="surrogateescape")
 
 
