@@ -72,12 +72,19 @@ def test_bad_options_are_usage_errors(chaos: pytest.Pytester, args: tuple[str, .
     result.stderr.fnmatch_lines([expected])
 
 
-def test_a_bad_ini_threshold_is_a_usage_error(chaos: pytest.Pytester) -> None:
-    chaos.makeini("[pytest]\nmlchaos_project = toyml:project\nmlchaos_fail_drop = ten percent\n")
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("mlchaos_fail_drop = ten percent", "*ini mlchaos_fail_drop = 'ten percent'*not a number*"),
+        ("mlchaos_max_mttr = soon", "*ini mlchaos_max_mttr = 'soon'*not a number of seconds*"),
+    ],
+)
+def test_a_bad_ini_value_is_a_usage_error(chaos: pytest.Pytester, line: str, expected: str) -> None:
+    chaos.makeini(f"[pytest]\nmlchaos_project = toyml:project\n{line}\n")
     chaos.makepyfile("def test_x(): pass")
     result = chaos.runpytest("--mlchaos")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*ini mlchaos_fail_drop = 'ten percent'*not a number*"])
+    result.stderr.fnmatch_lines([expected])
 
 
 @pytest.mark.parametrize(
@@ -96,10 +103,3 @@ def test_a_bad_project_path_is_a_usage_error(chaos: pytest.Pytester, spec: str, 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
 
-
-def test_a_bad_mttr_budget_in_the_ini_file_is_named(chaos: pytest.Pytester) -> None:
-    chaos.makeini("[pytest]\nmlchaos_project = toyml:project\nmlchaos_max_mttr = soon\n")
-    chaos.makepyfile("def test_x():\n    pass\n")
-    result = chaos.runpytest("--mlchaos")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*ini mlchaos_max_mttr = 'soon'*not a number of seconds*"])
