@@ -94,21 +94,21 @@ def _init(root: Path, cfg: config_mod.Config, cross_validate: bool) -> dict[str,
     # MLflow's import and schema take seconds: the pipeline runs meanwhile in a child process.
     # (A thread would share the process's warning filters with MLflow's imports and race on them.)
     pipeline = stages.PipelineRun(root)
-    with _quiet_mlflow():
-        try:
+    try:
+        with _quiet_mlflow():  # (importing MLflow is part of what overlaps the pipeline)
             tracking.create_store(root)
-        except BaseException:
-            pipeline.stop()
-            raise
-        timings["mlflow_store"] = time.perf_counter() - t
-        pipeline.finish()
-        timings["pipeline"] = time.perf_counter() - t
-        t = time.perf_counter()
-        dvcops.push(root)
-        timings["push"] = time.perf_counter() - t
-        t = time.perf_counter()
-        info = _log_to_mlflow(root, cfg, "always", cross_validate)
-        timings["mlflow"] = time.perf_counter() - t
+            timings["mlflow_store"] = time.perf_counter() - t
+            pipeline.finish()
+            timings["pipeline"] = time.perf_counter() - t
+            t = time.perf_counter()
+            dvcops.push(root)
+            timings["push"] = time.perf_counter() - t
+            t = time.perf_counter()
+            info = _log_to_mlflow(root, cfg, "always", cross_validate)
+            timings["mlflow"] = time.perf_counter() - t
+    except BaseException:
+        pipeline.stop()  # no child left running into the directory after a failure here
+        raise
     t = time.perf_counter()
     backups.rebuild(root)
     gitops.commit_all(root, f"mlops init: {cfg.data.rows} rows, seed {cfg.data.seed}")

@@ -54,7 +54,7 @@ class _Helper:
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            for attempt in (1, 2):
+            for _ in range(2):  # a helper found dead is replaced once
                 proc = self._running()
                 try:
                     assert proc.stdin is not None and proc.stdout is not None
@@ -65,7 +65,7 @@ class _Helper:
                     line = b""
                 if line:
                     return json.loads(line)
-                self.close()  # the helper died (killed, out of memory): start a new one once
+                self.close()  # the helper died (killed, out of memory)
             return {"answer": "loading the model failed: the checking process could not be run"}
 
     def _running(self) -> subprocess.Popen[bytes]:

@@ -164,8 +164,9 @@ class PipelineRun:
         return self.stages
 
     def stop(self) -> None:
-        """Kill the child (the caller failed); its stages are left as a killed run leaves them."""
-        self._child.kill()
+        """Kill the child if it still runs (the caller failed); its stages are left as a killed run leaves them."""
+        if self._child.poll() is None:
+            self._child.kill()
         self._child.wait()
         self._stderr.close()
 
