@@ -59,10 +59,25 @@ class ChurnProject:
     def artifacts(self, root: Path) -> Artifacts:
         return Artifacts(
             data=layout.DATA_FILES, models=layout.MODEL_FILES, stages=layout.STAGES,
-            stage_outputs=dict(layout.STAGE_OUTPUTS), metrics_file=layout.METRICS, lock_file=layout.LOCK,
-            dvc_cache=layout.DVC_CACHE, dvc_remote=layout.DVC_REMOTE, backups=layout.BACKUPS,
-            mlflow_db=layout.MLFLOW_DB, registry_model=layout.REGISTERED_MODEL, registry_alias=layout.ALIAS,
+            stage_outputs=dict(layout.STAGE_OUTPUTS), stage_inputs=dict(layout.STAGE_INPUTS),
+            sources=(layout.RAW, layout.PARAMS, layout.DVC_YAML), holdout=(layout.TEST,),
+            metrics_file=layout.METRICS, lock_file=layout.LOCK,
+            dvc_cache=layout.DVC_CACHE, dvc_remote=layout.DVC_REMOTE, dvc_objects=self._dvc_objects(root),
+            backups=layout.BACKUPS,
+            snapshots=layout.SNAPSHOTS, mlflow_db=layout.MLFLOW_DB, mlflow_artifacts=layout.MLARTIFACTS,
+            registry_model=layout.REGISTERED_MODEL, registry_alias=layout.ALIAS,
         )
+
+    @staticmethod
+    def _dvc_objects(root: Path) -> tuple[str, ...] | None:
+        """The objects the DVC cache and remote must hold: every locked output but the uncached metrics."""
+        from .dvcops import LockError, locked_outs
+
+        try:
+            outs = locked_outs(Path(root))
+        except (LockError, OSError):
+            return None
+        return tuple(sorted(out.md5 for rel, out in outs.items() if rel != layout.METRICS))
 
     def evaluate(self, root: Path) -> dict[str, float]:
         """Metrics of ``models/model.pkl`` on ``data/processed/test.csv`` (raises naming a broken file).

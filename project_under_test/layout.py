@@ -28,6 +28,13 @@ STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
     "train": (MODEL,),
     "evaluate": (METRICS,),
 }
+# What each stage reads (its DVC deps, params included).
+STAGE_INPUTS: dict[str, tuple[str, ...]] = {
+    "generate": (PARAMS,),
+    "process": (RAW, PARAMS),
+    "train": (TRAIN, PARAMS),
+    "evaluate": (MODEL, TEST, PARAMS),
+}
 DATA_FILES = (RAW, TRAIN, TEST)
 MODEL_FILES = (MODEL,)
 TRACKED = (RAW, TRAIN, TEST, MODEL, METRICS)

@@ -354,7 +354,8 @@ class RecoveryManager:
 
     def _restore_alias(self) -> None:
         """Point ``production`` at the latest snapshot's version, else a version whose file is the locked model,
-        else register the verified workspace model again."""
+        else register again a logged model that survived its deleted version, else register the verified
+        workspace model anew (a new MLflow model: last, since its files are written afresh)."""
         from .versioning import VersionController
 
         outs = self._outs()
@@ -373,6 +374,17 @@ class RecoveryManager:
             except Exception:  # a version that does not load is not a candidate
                 continue
             tracking.set_alias(self.root, version)
+            backups.backup_db(self.root)
+            return
+        for source, served in tracking.logged_models(self.root):
+            try:
+                if served.joblib_file is None or not served.joblib_file.is_file() \
+                        or md5_file(served.joblib_file) != model_md5:
+                    continue
+                tracking.load_served(served)
+            except Exception:  # its files are gone or do not load: not a candidate
+                continue
+            tracking.register_again(self.root, source, served.run_id)
             backups.backup_db(self.root)
             return
         import json

@@ -169,6 +169,38 @@ def set_alias(root: Path, version: int) -> None:
         conn.close()
 
 
+def register_again(root: Path, source: str, run_id: str | None) -> int:
+    """A new version from a logged model that survived (``source``, e.g. ``models:/m-...``), its files as they
+    are, and ``production`` pointed at it: the served model is bit for bit the one logged before."""
+    with mlflow_session(root) as client:
+        version = register(client, run_id or "", source)
+        client.set_registered_model_alias(REGISTERED_MODEL, ALIAS, version)
+    return int(version)
+
+
+def logged_models(root: Path) -> list[tuple[str, ServedVersion]]:
+    """Every MLflow model ever logged in this store, newest first, whether a version still registers it or
+    not (deleting a version leaves its logged model): (``models:/<id>`` source, where its files are)."""
+    conn = _connect(root)
+    try:
+        rows = conn.execute("SELECT model_id, source_run_id, artifact_location FROM logged_models "
+                            "ORDER BY creation_timestamp_ms DESC").fetchall()
+        found = []
+        for model_id, run_id, location in rows:
+            joblib_file = None
+            if run_id:
+                run = conn.execute("SELECT artifact_uri FROM runs WHERE run_uuid=?", (run_id,)).fetchone()
+                if run and run[0]:
+                    joblib_file = uri_to_path(run[0]) / JOBLIB_ARTIFACT / "model.pkl"
+            found.append((f"models:/{model_id}", ServedVersion(0, run_id, uri_to_path(location) if location else None,
+                                                                 joblib_file)))
+        return found
+    except sqlite3.OperationalError:  # a store without the logged_models table (MLflow 2)
+        return []
+    finally:
+        conn.close()
+
+
 def reregister(root: Path, run_id: str | None, model_file: Path, metrics: dict[str, float]) -> "VersionInfo":
     """Register the verified ``model_file`` again (a new run) and point ``production`` at it."""
     from .models import load_estimator

@@ -36,7 +36,9 @@ class Artifacts:
     The stores recovery reads from (their content is part of the manifest):
 
     - ``dvc_cache``, ``dvc_remote``: DVC cache and local remote directories (their
-      ``files/`` objects); ``backups``, ``snapshots``: directories of copies.
+      ``files/`` objects); ``dvc_objects``: the object names (md5, ``.dir`` included) that
+      ``dvc.lock`` and the ``.dvc`` files reference for cached outs, which both must hold
+      (None: every object there at baseline); ``backups``, ``snapshots``: directories of copies.
     - ``mlflow_db``: the MLflow sqlite database; ``mlflow_artifacts``: its artifact store;
       ``registry_model``/``registry_alias``: the registered model and the alias serving it
       (``registry_alias=None``: the latest version is the served one).
@@ -57,6 +59,7 @@ class Artifacts:
     lock_file: str | None = None
     dvc_cache: str | None = None
     dvc_remote: str | None = None
+    dvc_objects: tuple[str, ...] | None = None
     backups: str | None = None
     snapshots: str | None = None
     mlflow_db: str | None = None
@@ -129,6 +132,7 @@ class Artifacts:
             "lock_file": self.lock_file,
             "dvc_cache": self.dvc_cache,
             "dvc_remote": self.dvc_remote,
+            "dvc_objects": None if self.dvc_objects is None else list(self.dvc_objects),
             "backups": self.backups,
             "snapshots": self.snapshots,
             "mlflow_db": self.mlflow_db,

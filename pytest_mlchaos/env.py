@@ -1,85 +1,106 @@
-"""Sandboxed environments: the session template, its cache, and ``ChaosEnv``, one clone a test may break."""
+"""Sandboxed environments: the session template, its cache, and ``ChaosEnv``, one clone a test may break.
+
+``ChaosEnv`` collects the evidence of an incident (digests when recovery starts and after it
+ends, the project's checks, metrics computed on the plugin's own copies) and hands it to
+``judge``; it decides nothing itself.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
 import random
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .artifacts import Artifacts
-from .gate import Thresholds, Verdict, compare_metrics, expectation_met, metric_verdict
-from .incidents.registry import IncidentRegistry, InjectionContext, file_digest
+from .containment import EscapeError, check_contained
+from .evaluation import judged_evaluations
+from .evidence import Evidence, Failure
+from .gate import Thresholds
+from .incidents.registry import IncidentRegistry, InjectionContext
 from .incidents.spec import Incident, IncidentError, Injection, derive_seed
-from .outcome import IncidentOutcome, outcome_from_recovery
+from .judge import Policy, assess, judge
+from .manifest import HARNESS_DIR, DigestCache, Manifest, Observation, differences, observe, take_manifest
+from .outcome import IncidentOutcome
 from .project import MLProject, RecoveryResult
 
 BASELINE_FILE = "mlchaos-baseline.json"
-# The harness's own files in an environment (armed failpoints: a fault in the world, not damage to undo).
-HARNESS_DIR = ".mlchaos/"
+RECORD_FORMAT = 2  # the layout of BASELINE_FILE; another one is rebuilt, never read
 ENV_DIR = "env"
-
-
-def take_manifest(root: Path, paths: Iterable[str]) -> dict[str, str]:
-    """Content digest (``file_digest``) of each existing file in ``paths`` (relative to ``root``)."""
-    manifest = {}
-    for rel in paths:
-        path = root / rel
-        if path.is_file():
-            manifest[rel] = file_digest(path)
-    return manifest
 
 
 @dataclass(frozen=True)
 class Baseline:
-    """The snapshotted environment every test clones: where it is, its metrics, its manifest of digests."""
+    """The snapshotted environment every test clones: where it is, its metrics, its manifest.
+
+    ``cached`` says it came from an earlier run (and was verified against its manifest);
+    ``rebuilt_because`` says why a cached one was not trusted.
+    """
 
     root: Path
     fingerprint: str
     metrics: Mapping[str, float]
-    manifest: Mapping[str, str]
+    manifest: Manifest
     artifacts: Artifacts
     build_seconds: float = 0.0
     cached: bool = False
+    verify_seconds: float = 0.0
+    rebuilt_because: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "format": RECORD_FORMAT,
             "fingerprint": self.fingerprint,
             "metrics": dict(self.metrics),
-            "manifest": dict(self.manifest),
+            "manifest": self.manifest.to_json(),
+            "manifest_digest": self.manifest.digest(),
             "build_seconds": self.build_seconds,
         }
 
 
-def _artifacts_from_dict(data: Mapping[str, Any]) -> Artifacts:
-    values = dict(data)
-    for key in ("data", "models", "stages", "tracked"):
-        values[key] = tuple(values.get(key, ()))
-    values["stage_outputs"] = {k: tuple(v) for k, v in values.get("stage_outputs", {}).items()}
-    return Artifacts(**values)
+def verify_template(project: MLProject, store: Path, fingerprint: str) -> tuple[Baseline | None, str | None]:
+    """The cached baseline under ``store`` if it is intact, else (None, why it cannot be trusted)."""
+    record_path, root = store / BASELINE_FILE, store / ENV_DIR
+    if not record_path.is_file() or not root.is_dir():
+        return None, None
+    start = time.perf_counter()
+    try:
+        record = json.loads(record_path.read_text())
+        if record.get("format") != RECORD_FORMAT:
+            return None, "its record is of an older format"
+        if record.get("fingerprint") != fingerprint:
+            return None, "the project's fingerprint changed"
+        manifest = Manifest.from_json(record["manifest"])
+        if manifest.digest() != record.get("manifest_digest"):
+            return None, f"its manifest does not match the digest recorded beside it ({record_path.name})"
+        metrics = {k: float(v) for k, v in record["metrics"].items()}
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        return None, f"its record {record_path.name} is unreadable ({type(exc).__name__}: {exc})"
+    problems = differences(manifest, observe(root, manifest, DigestCache()))
+    if problems:
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        return None, "the template differs from its manifest: " + "; ".join(problems[:3]) + more
+    return Baseline(root, fingerprint, metrics, manifest, project.artifacts(root), record.get("build_seconds", 0.0),
+                    cached=True, verify_seconds=time.perf_counter() - start), None
 
 
 def build_baseline(project: MLProject, store: Path, fingerprint: str) -> Baseline:
-    """The baseline under ``store`` (``store/env`` plus a JSON record), built unless an intact one is there.
+    """The baseline under ``store`` (``store/env`` plus a JSON record): the cached one if it verifies, else built.
 
     Callers hold a lock on ``store`` so that concurrent sessions and xdist workers build it once.
+    A cached template is verified against its manifest (stores and registry included) and the
+    manifest against its recorded digest; a damaged one is rebuilt and ``rebuilt_because`` says why.
     The environment is built in a sibling temp directory and renamed into place, so an
     interrupted build never leaves a half baseline that a later session would trust.
     """
-    record_path = store / BASELINE_FILE
-    if record_path.is_file():
-        try:
-            record = json.loads(record_path.read_text())
-            if record.get("fingerprint") == fingerprint and (store / ENV_DIR).is_dir():
-                root = store / ENV_DIR
-                return Baseline(root, fingerprint, record["metrics"], record["manifest"],
-                                project.artifacts(root), record.get("build_seconds", 0.0), cached=True)
-        except (ValueError, KeyError, OSError):
-            pass
+    cached, why = verify_template(project, store, fingerprint)
+    if cached is not None:
+        return cached
     if store.exists():
         shutil.rmtree(store)
     building = store.with_name(store.name + ".building")
@@ -93,17 +114,46 @@ def build_baseline(project: MLProject, store: Path, fingerprint: str) -> Baselin
     project.relocate(root, building / ENV_DIR)
     artifacts = project.artifacts(root)
     metrics = {k: float(v) for k, v in project.evaluate(root).items()}
-    manifest = take_manifest(root, artifacts.tracked_files())
-    baseline = Baseline(root, fingerprint, metrics, manifest, artifacts, time.perf_counter() - start)
-    tmp = record_path.with_suffix(".tmp")
+    manifest = take_manifest(root, artifacts)
+    baseline = Baseline(root, fingerprint, metrics, manifest, artifacts, time.perf_counter() - start,
+                        rebuilt_because=why)
+    tmp = (store / BASELINE_FILE).with_suffix(".tmp")
     tmp.write_text(json.dumps(baseline.to_json(), indent=1, sort_keys=True))
-    tmp.replace(record_path)
+    tmp.replace(store / BASELINE_FILE)
     return baseline
 
 
 def clone_tree(src: Path, dst: Path) -> None:
     """Copy an environment: real copies (never hard links), so nothing a test does reaches the template."""
     shutil.copytree(src, dst, symlinks=True)
+
+
+def git_holds(root: Path, content: Path) -> bool:
+    """Whether the git repository at ``root`` holds a blob with exactly the bytes of ``content``."""
+    if not (root / ".git").exists() or not content.is_file():
+        return False
+    import hashlib
+
+    data = content.read_bytes()
+    sha = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+    done = subprocess.run(["git", "cat-file", "-e", sha], cwd=root, capture_output=True,
+                          env={"PATH": "/usr/bin:/bin:/usr/local/bin", "GIT_CEILING_DIRECTORIES": str(root.parent)})
+    return done.returncode == 0
+
+
+def describe_change(old: Path, new: Path) -> str:
+    """How a file's content changed, in rows for text (``4,750 of 5,000 lines (250 lost)``), else in bytes."""
+    if not new.is_file():
+        return "missing"
+    old_bytes, new_bytes = old.read_bytes(), new.read_bytes()
+    if b"\0" not in old_bytes[:8192] and b"\0" not in new_bytes[:8192]:
+        before, after = old_bytes.count(b"\n"), new_bytes.count(b"\n")
+        if after < before:
+            return f"{after:,} of {before:,} lines ({before - after:,} lost)"
+        if after > before:
+            return f"{after:,} lines instead of {before:,} ({after - before:,} more)"
+        return f"{after:,} lines as before, content differs"
+    return f"{len(new_bytes):,} bytes instead of {len(old_bytes):,}, content differs"
 
 
 Observer = Callable[..., None]
@@ -114,7 +164,9 @@ class ChaosEnv:
     """One sandboxed environment: a clone of the baseline that a test may break, repair and check.
 
     ``inject`` applies incidents (confined to ``root``), ``detect``/``recover``/``evaluate``
-    ask the project, ``verify`` judges the result independently of the project's own claims.
+    ask the project, ``verify`` collects the evidence and has ``judge`` decide, independently
+    of the project's own claims. ``policy`` (thresholds, expectation, strict mode, MTTR budget)
+    is the run's when the environment comes from the ``ml_env``/``ml_env_factory`` fixtures.
     """
 
     root: Path
@@ -131,6 +183,11 @@ class ChaosEnv:
     time_to_detect: float | None = None
     time_to_recover: float | None = None
     trash: Path | None = None  # where ``remove`` moves the tree for deletion later (off the test's clock)
+    policy: Policy = field(default_factory=Policy)
+    digests: DigestCache = field(default_factory=DigestCache)
+    failure: Failure | None = None  # what raised in the body, detect(), recover() or evaluate()
+    before: Observation | None = None  # the environment as it was when recovery started
+    git_copies: frozenset[str] = frozenset()
     _injected_at: float | None = None
 
     @property
@@ -171,85 +228,125 @@ class ChaosEnv:
         return injection
 
     # -- the project's side ------------------------------------------------------
+    def _note_failure(self, where: str, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = Failure.of("containment" if isinstance(exc, EscapeError) else where, exc)
+
     def detect(self) -> list[str]:
         """Problems the project's own checks find; the first call after injection sets ``time_to_detect``."""
         start = time.perf_counter()
-        problems = list(self.project.detect(self.root))
+        try:
+            problems = list(self.project.detect(self.root))
+        except Exception as exc:
+            self._note_failure("detect", exc)
+            raise
         if self.time_to_detect is None and self._injected_at is not None:
             self.time_to_detect = time.perf_counter() - start
         return problems
 
     def recover(self) -> RecoveryResult:
-        """Run the project's recovery manager on the injected incidents (once; later calls return the result)."""
+        """Run the project's recovery manager on the injected incidents (once; later calls return the result).
+
+        Before it runs, the environment is read (the evidence of what survived the incident) and
+        checked for symlinks that lead outside it (``EscapeError``: recovery does not run); after
+        it, the same check again.
+        """
         if self.recovery is not None:
             return self.recovery
-        start = time.perf_counter()
-        result = self.project.recover(self.root, list(self.incidents))
-        self.time_to_recover = time.perf_counter() - start
-        if not isinstance(result, RecoveryResult):
-            raise TypeError(f"{self.project.name}.recover() returned {result!r}, not a RecoveryResult")
-        self.recovery = result
+        try:
+            check_contained(self.root, "before recovery")
+            self.before = observe(self.root, self.baseline.manifest, self.digests)
+            self.git_copies = self._git_copies(self.before)
+            start = time.perf_counter()
+            result = self.project.recover(self.root, list(self.incidents))
+            self.time_to_recover = time.perf_counter() - start
+            if not isinstance(result, RecoveryResult):
+                raise TypeError(f"{self.project.name}.recover() returned {result!r}, not a RecoveryResult")
+            self.recovery = result
+            check_contained(self.root, "after recovery")
+        except Exception as exc:
+            self._note_failure("recover", exc)
+            raise
         for observer in self.on_recovered:
             observer(self, result)
         return result
 
     def evaluate(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.project.evaluate(self.root).items()}
+        """The project's metrics of this environment as it is now."""
+        try:
+            return {k: float(v) for k, v in self.project.evaluate(self.root).items()}
+        except Exception as exc:
+            self._note_failure("evaluate", exc)
+            raise
 
-    def digests(self) -> dict[str, str]:
-        return take_manifest(self.root, self.baseline.manifest)
+    def observe(self) -> Observation:
+        """Digests of everything the baseline manifest covers, read now."""
+        return observe(self.root, self.baseline.manifest, self.digests)
+
+    def _git_copies(self, before: Observation) -> frozenset[str]:
+        manifest = self.baseline.manifest
+        damaged = [rel for rel in manifest.sources if before.files.get(rel) != manifest.files[rel]]
+        return frozenset(rel for rel in damaged if git_holds(self.root, self.baseline.root / rel))
 
     # -- verification -----------------------------------------------------------------
-    def verify(self, thresholds: Thresholds | None = None, *, expect: str = "recovered", strict: bool = False,
+    def verify(self, thresholds: Thresholds | None = None, *, expect: str | None = None, strict: bool | None = None,
                nodeid: str = "") -> IncidentOutcome:
-        """Recover if nobody has, then judge the environment on its own evidence."""
-        thresholds = thresholds or Thresholds()
-        result = self.recover()
-        common: dict[str, Any] = dict(
-            nodeid=nodeid, incidents=tuple(self.incidents), expect=expect,
-            injected=tuple(i.description for i in self.injections),
-            time_to_detect=self.time_to_detect, time_to_recover=self.time_to_recover,
-            **outcome_from_recovery(result),
-        )
-        if not result.recovered:
-            outcome = self._finish(Verdict.UNRECOVERED, common, strict, reason_extra=result.message)
-            return outcome
-        current = self.digests()
-        manifest = self.baseline.manifest
-        missing = sorted(rel for rel in manifest if rel not in current)
-        mismatched = tuple(sorted(rel for rel in manifest if current.get(rel) != manifest[rel]))
-        still_damaged = tuple(sorted(
-            rel for inj in self.injections for rel, digest in inj.damaged_digests
-            if not rel.startswith(HARNESS_DIR) and manifest.get(rel) != digest
-            and take_manifest(self.root, [rel]).get(rel) == digest
-        ))
-        problems = list(self.project.detect(self.root))
-        check_model = getattr(self.project, "check_model", None)
-        model_problem = check_model(self.root) if check_model else None
-        if model_problem:
-            problems.append(f"model: {model_problem}")
-        problems += [f"{rel}: missing after recovery" for rel in missing]
-        common.update(mismatched=mismatched, still_damaged=still_damaged, problems=tuple(problems))
-        if still_damaged or problems:
-            return self._finish(Verdict.FALSE_RECOVERY, common, strict)
-        start = time.perf_counter()
-        try:
-            after = self.evaluate()
-        except Exception as exc:  # the project could not even evaluate what it "recovered"
-            common["problems"] = (*common["problems"], f"evaluation failed: {type(exc).__name__}: {exc}")
-            return self._finish(Verdict.FALSE_RECOVERY, common, strict)
-        changes = compare_metrics(self.baseline.metrics, after, thresholds)
-        common["metrics"] = tuple(changes)
-        common["time_to_metrics"] = (self.time_to_recover or 0.0) + (time.perf_counter() - start)
-        verdict = metric_verdict(changes, thresholds, bit_exact=not mismatched)
-        return self._finish(verdict, common, strict)
+        """Recover if nobody has, collect the evidence, and judge it (``judge``) under this env's policy.
 
-    def _finish(self, verdict: Verdict, fields: dict[str, Any], strict: bool, reason_extra: str = "") -> IncidentOutcome:
-        passed, reason = expectation_met(verdict, fields["expect"], strict)
-        if reason and reason_extra:
-            reason = f"{reason} ({reason_extra})"
-        self.outcome = IncidentOutcome(verdict=verdict, passed=passed, reason=reason, **fields)
+        ``thresholds``, ``expect`` and ``strict`` override the policy's for this call (the
+        project's metric directions are kept).
+        """
+        policy = self.policy
+        if thresholds is not None:
+            d = policy.thresholds.directions
+            policy = dataclasses.replace(policy, thresholds=thresholds.with_directions(d.lower, d.higher))
+        if expect is not None:
+            policy = dataclasses.replace(policy, expect=expect)
+        if strict is not None:
+            policy = dataclasses.replace(policy, strict=strict)
+        self.outcome = judge(self.collect(nodeid), policy)
         return self.outcome
+
+    def collect(self, nodeid: str = "") -> Evidence:
+        """Everything the plugin observes of this incident: recovery runs here if the test did not run it."""
+        if self.failure is None:
+            try:
+                self.recover()
+            except Exception:
+                pass  # recorded in self.failure
+        evidence = Evidence(
+            nodeid=nodeid, incidents=tuple(self.incidents), manifest=self.baseline.manifest,
+            baseline_metrics=dict(self.baseline.metrics), injected=tuple(i.description for i in self.injections),
+            recovery=self.recovery, before=self.before, git_copies=self.git_copies, failure=self.failure,
+            time_to_detect=self.time_to_detect, time_to_recover=self.time_to_recover,
+        )
+        if self.failure is not None:
+            return evidence
+        after = self.observe()
+        evidence = dataclasses.replace(evidence, after=after, changes=self._source_changes(after))
+        try:
+            problems = list(self.project.detect(self.root))
+            check_model = getattr(self.project, "check_model", None)
+            model_problem = check_model(self.root) if check_model else None
+        except Exception as exc:
+            return dataclasses.replace(evidence, failure=Failure.of("detect", exc))
+        problems += [f"model: {model_problem}"] if model_problem else []
+        evidence = dataclasses.replace(evidence, problems=tuple(problems))
+        if self.recovery is None or not self.recovery.recovered or problems or assess(evidence).blocking:
+            return evidence
+        start = time.perf_counter()
+        scratch = self.root.with_name(self.root.name + ".judging")
+        try:
+            evaluations, found = judged_evaluations(self.project, self.root, self.baseline, after, scratch)
+        except Exception as exc:  # the project cannot evaluate what it "recovered"
+            return dataclasses.replace(evidence, failure=Failure.of("evaluate", exc))
+        return dataclasses.replace(evidence, evaluations=tuple(evaluations), problems=(*problems, *found),
+                                   time_to_metrics=(self.time_to_recover or 0.0) + time.perf_counter() - start)
+
+    def _source_changes(self, after: Observation) -> dict[str, str]:
+        manifest = self.baseline.manifest
+        return {rel: describe_change(self.baseline.root / rel, self.root / rel)
+                for rel in manifest.sources if after.files.get(rel) != manifest.files[rel]}
 
     # -- lifetime ------------------------------------------------------------------------
     def remove(self) -> None:
@@ -271,16 +368,21 @@ class ChaosEnv:
 
 
 class EnvFactory:
-    """Makes fresh clones of the baseline, each in its own directory under ``base``."""
+    """Makes fresh clones of the baseline, each in its own directory under ``base``.
+
+    ``policy`` is what their ``verify()`` judges by (the fixture sets the run's).
+    """
 
     def __init__(self, project: MLProject, baseline: Baseline, registry: IncidentRegistry, base: Path, seed: int,
-                 observers: tuple[Sequence[Observer], Sequence[Observer]] = ((), ())) -> None:
+                 observers: tuple[Sequence[Observer], Sequence[Observer]] = ((), ()),
+                 policy: Policy | None = None) -> None:
         self.project = project
         self.baseline = baseline
         self.registry = registry
         self.base = base
         self.seed = seed
         self.observers = observers
+        self.policy = policy or Policy()
         self.trash: Path | None = None  # set it to defer deletions to ``empty_trash`` (the fixture does)
         self._count = 0
 
@@ -290,7 +392,7 @@ class EnvFactory:
         label = name or f"env{self._count}"
         root = self.base / _safe_name(label)
         n = 1
-        while root.exists():
+        while root.exists() or root.with_name(root.name + ".judging").exists():
             n += 1
             root = self.base / f"{_safe_name(label)}-{n}"
         clone_tree(self.baseline.root, root)
@@ -298,7 +400,7 @@ class EnvFactory:
         env = ChaosEnv(root, self.project, self.baseline, self.registry,
                        seed=self.seed if seed is None else seed,
                        on_injected=list(self.observers[0]), on_recovered=list(self.observers[1]),
-                       trash=self.trash)
+                       trash=self.trash, policy=self.policy, digests=self._seeded_digests(root))
         try:
             for incident in incidents:
                 env.inject(incident)
@@ -306,6 +408,15 @@ class EnvFactory:
             env.remove()
             raise
         return env
+
+    def _seeded_digests(self, root: Path) -> DigestCache:
+        """A digest cache that knows the clone's copies of the verified template (no hashing until one changes)."""
+        cache = DigestCache()
+        manifest = self.baseline.manifest
+        for group in (manifest.files, manifest.stores):
+            for rel, digest in group.items():
+                cache.seed(root / rel, digest)
+        return cache
 
     def empty_trash(self) -> None:
         """Delete the environments removed so far (called once, at the end of the session)."""
@@ -324,8 +435,5 @@ def validate_all(registry: IncidentRegistry, incidents: Sequence[Incident], arti
     return [registry.validate(i, available) for i in incidents]
 
 
-def finite(value: float | None) -> float | None:
-    return None if value is None or math.isinf(value) or math.isnan(value) else value
-
-
-__all__ = ["Baseline", "ChaosEnv", "EnvFactory", "IncidentError", "build_baseline", "clone_tree", "take_manifest"]
+__all__ = ["Baseline", "ChaosEnv", "EnvFactory", "HARNESS_DIR", "IncidentError", "build_baseline", "clone_tree",
+           "take_manifest", "verify_template"]

@@ -8,12 +8,14 @@ from typing import Iterator
 import pytest
 
 from .env import Baseline, ChaosEnv, EnvFactory
+from .gate import ThresholdError
 from .incidents.spec import IncidentError, derive_seed
+from .markers import IncidentPlan
 from .project import MLProject, ProjectError
 from .session import ChaosSession
 
 SESSION_KEY = pytest.StashKey[ChaosSession]()
-PLAN_KEY = pytest.StashKey["object"]()
+PLAN_KEY = pytest.StashKey["IncidentPlan"]()
 ENV_KEY = pytest.StashKey[ChaosEnv]()
 CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()
 NO_PROJECT = (
@@ -22,16 +24,30 @@ NO_PROJECT = (
 )
 
 
+NOT_ENABLED = "needs --mlchaos: the chaos fixtures build and clone the baseline only in chaos runs"
+
+
 def chaos_session(config: pytest.Config) -> ChaosSession:
     return config.stash[SESSION_KEY]
 
 
-def _store_root(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def store_root(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory | None = None) -> Path | None:
     """Where baselines live: the pytest cache (reused across runs), else beside the run's temp dirs."""
     cache = getattr(config, "cache", None)
     if cache is not None:
         return Path(cache.mkdir("mlchaos"))
+    if tmp_path_factory is None:
+        return None
     return tmp_path_factory.getbasetemp().parent / "mlchaos-baselines"
+
+
+def metrics_problem(session: ChaosSession, baseline: Baseline) -> str | None:
+    """The usage error of gated metric names that match nothing in the baseline, else None."""
+    try:
+        session.gated_metrics(baseline)
+    except ThresholdError as exc:
+        return f"--mlchaos-metrics / mlchaos_metrics: {exc}"
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -56,9 +72,17 @@ def ml_baseline(pytestconfig: pytest.Config, mlchaos_project: MLProject,
     the pytest cache, keyed by the project's fingerprint and the installed tool versions.
     """
     session = chaos_session(pytestconfig)
+    if not session.settings.enabled:
+        pytest.skip(NOT_ENABLED)
     if session.project is None:  # the fixture was overridden: name it in the report all the same
         session.project, session.project_source = mlchaos_project, "mlchaos_project fixture"
-    return session.get_baseline(mlchaos_project, _store_root(pytestconfig, tmp_path_factory))
+    root = store_root(pytestconfig, tmp_path_factory)
+    assert root is not None
+    baseline = session.get_baseline(mlchaos_project, root)
+    problem = metrics_problem(session, baseline)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    return baseline
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +94,8 @@ def ml_env_factory(pytestconfig: pytest.Config, mlchaos_project: MLProject, ml_b
     and deletes it afterwards.
     """
     session = chaos_session(pytestconfig)
+    if not session.settings.enabled:
+        pytest.skip(NOT_ENABLED)
     hook = pytestconfig.hook
 
     def injected(env: ChaosEnv, incident: object) -> None:
@@ -80,7 +106,7 @@ def ml_env_factory(pytestconfig: pytest.Config, mlchaos_project: MLProject, ml_b
             hook.pytest_mlchaos_recovery_finished(env=env, incident=incident, result=result)
 
     factory = EnvFactory(mlchaos_project, ml_baseline, session.registry, tmp_path_factory.mktemp("mlchaos-envs"),
-                         seed=session.settings.seed, observers=((injected,), (recovered,)))
+                         seed=session.settings.seed, observers=((injected,), (recovered,)), policy=session.policy())
     factory.trash = factory.base / ".trash"  # removal is a rename during the run; deletion happens once, here
     yield factory
     factory.empty_trash()
@@ -96,6 +122,8 @@ def ml_env(request: pytest.FixtureRequest, ml_env_factory: EnvFactory) -> Iterat
     item = request.node
     plan = item.stash.get(PLAN_KEY, None)
     env = ml_env_factory(name=item.name, seed=derive_seed(ml_env_factory.seed, item.nodeid))
+    if plan is not None:
+        env.policy = chaos_session(request.config).policy(plan.expect, plan.max_drop)
     item.stash[ENV_KEY] = env
     problem = None
     try:

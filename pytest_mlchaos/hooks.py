@@ -67,5 +67,5 @@ def pytest_mlchaos_report(report: dict[str, Any]) -> None:
     key (``report["extensions"]["myplugin"] = ...``), or to each record in
     ``report["incidents"]``. Mutate in place; the return value is ignored.
 
-    :param report: the report as a JSON-serialisable dict (schema ``mlchaos-report/1``).
+    :param report: the report as a JSON-serialisable dict (schema ``mlchaos-report/2``).
     """

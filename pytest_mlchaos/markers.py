@@ -47,6 +47,33 @@ def _marker_signature(kind: Any = None, *args: Any, mode: str | None = None, tar
     return Incident(kind, mode, params, target, seed), expect, max_drop
 
 
+def ordered_marks(item: Any) -> list[Any]:
+    """A test's ``incident`` marks in reading order: module, then class, then the function's decorators
+    top to bottom, then the marks of its ``pytest.param`` as listed.
+
+    pytest lists a function's decorator marks bottom first (the order they are applied).
+    """
+    groups: dict[int, list[Any]] = {}
+    nodes: list[Any] = []
+    for node, mark in item.iter_markers_with_node(MARKER):
+        if id(node) not in groups:
+            groups[id(node)] = []
+            nodes.append(node)
+        groups[id(node)].append(mark)
+    ordered: list[Any] = []
+    for node in reversed(nodes):  # outermost (module) first
+        marks = groups[id(node)]
+        if node is item:
+            params = [m for m in getattr(getattr(item, "callspec", None), "marks", ()) if m.name == MARKER]
+            decorators = list(marks)
+            for mark in params:  # pytest appends the param marks after the decorators
+                if mark in decorators:
+                    decorators.remove(mark)
+            marks = [*reversed(decorators), *params]
+        ordered.extend(marks)
+    return ordered
+
+
 def parse_marks(marks: Iterable[Any], registry: IncidentRegistry, session_seed: int, nodeid: str) -> IncidentPlan:
     """Validate a test's ``incident`` marks and fix each incident's seed (from the session seed and node id)."""
     incidents: list[Incident] = []

@@ -8,12 +8,18 @@ from typing import Any, Mapping
 
 from .gate import MetricChange, Verdict
 from .incidents.spec import Incident
-from .project import Attempt, RecoveryResult
+from .project import Attempt
 
 
 @dataclass(frozen=True)
 class IncidentOutcome:
     """Everything verification found about one test's incidents, JSON-round-trippable.
+
+    ``still_damaged``: entries left as the incident left them; ``replaced``: sources (or the
+    served model) with other content although a good copy survived; ``lossy``: sources whose
+    every copy was destroyed and how they came back; ``stores``: store damage left behind;
+    ``evaluated``: what the plugin evaluated to get ``metrics``; ``error``: what raised, for the
+    ``error`` verdict (``where``, ``type``, ``message``).
 
     Times are seconds: ``time_to_detect`` (first ``detect()`` after injection),
     ``time_to_recover`` (MTTR, the recovery manager's wall time), ``time_to_metrics``
@@ -32,8 +38,13 @@ class IncidentOutcome:
     metrics: tuple[MetricChange, ...] = ()
     mismatched: tuple[str, ...] = ()
     still_damaged: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    lossy: tuple[str, ...] = ()
+    stores: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
     injected: tuple[str, ...] = ()
+    evaluated: tuple[str, ...] = ()
+    error: Mapping[str, str] | None = None
     time_to_detect: float | None = None
     time_to_recover: float | None = None
     time_to_metrics: float | None = None
@@ -44,7 +55,11 @@ class IncidentOutcome:
         return max((m.drop for m in self.metrics), default=0.0)
 
     def replay_lines(self) -> list[str]:
-        return [i.marker_line() for i in self.incidents]
+        """The marker lines that replay the incidents, in injection order; the first carries ``expect=``."""
+        lines = [i.marker_line() for i in self.incidents]
+        if lines and self.expect != "recovered":
+            lines[0] = lines[0][:-1] + f", expect={self.expect!r})"
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,8 +75,13 @@ class IncidentOutcome:
             "metrics": [m.to_dict() for m in self.metrics],
             "mismatched": list(self.mismatched),
             "still_damaged": list(self.still_damaged),
+            "replaced": list(self.replaced),
+            "lossy": list(self.lossy),
+            "stores": list(self.stores),
             "problems": list(self.problems),
             "injected": list(self.injected),
+            "evaluated": list(self.evaluated),
+            "error": dict(self.error) if self.error else None,
             "time_to_detect": self.time_to_detect,
             "time_to_recover": self.time_to_recover,
             "time_to_metrics": self.time_to_metrics,
@@ -82,22 +102,21 @@ class IncidentOutcome:
             recovery_claimed=data.get("recovery_claimed", False),
             metrics=tuple(
                 MetricChange(m["name"], m["baseline"], m["after"],
-                             math.inf if m["relative_drop"] is None else m["relative_drop"])
+                             math.inf if m["relative_drop"] is None else m["relative_drop"],
+                             m.get("direction") == "lower_is_better")
                 for m in data.get("metrics", ())
             ),
             mismatched=tuple(data.get("mismatched", ())),
             still_damaged=tuple(data.get("still_damaged", ())),
+            replaced=tuple(data.get("replaced", ())),
+            lossy=tuple(data.get("lossy", ())),
+            stores=tuple(data.get("stores", ())),
             problems=tuple(data.get("problems", ())),
             injected=tuple(data.get("injected", ())),
+            evaluated=tuple(data.get("evaluated", ())),
+            error=data.get("error"),
             time_to_detect=data.get("time_to_detect"),
             time_to_recover=data.get("time_to_recover"),
             time_to_metrics=data.get("time_to_metrics"),
             extra=data.get("extra", {}),
         )
-
-
-def outcome_from_recovery(result: RecoveryResult | None) -> dict[str, Any]:
-    """The recovery fields of an outcome, from what the manager returned (None: recovery never ran)."""
-    if result is None:
-        return {"strategy": None, "attempts": (), "recovery_claimed": False}
-    return {"strategy": result.strategy, "attempts": result.attempts, "recovery_claimed": result.recovered}

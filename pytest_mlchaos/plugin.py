@@ -19,16 +19,21 @@ from .fixtures import (
     PLAN_KEY,
     SESSION_KEY,
     chaos_session,
+    metrics_problem,
     ml_baseline,
     ml_env,
     ml_env_factory,
     mlchaos_project,
+    store_root,
 )
 from .gate import Verdict
 from .incidents.spec import IncidentError
-from .markers import MARKER, MARKER_HELP, IncidentPlan, parse_marks
+from .markers import MARKER_HELP, IncidentPlan, ordered_marks, parse_marks
 from .outcome import IncidentOutcome
 from .project import ProjectError
+from .env import BASELINE_FILE
+from .evidence import Evidence, Failure
+from .judge import Policy, judge
 from .session import ChaosSession
 from .settings import OPT_ENABLE, OPT_MARKDOWN, OPT_REPORT, add_options, load_settings
 
@@ -105,24 +110,64 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     return 0
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Build (or verify the cached) baseline before any test, on the controller, so a damaged cache is
+    rebuilt and a gated metric name that matches nothing stops the run as a usage error."""
+    config = session.config
+    chaos = chaos_session(config)
+    if (not chaos.settings.enabled or chaos.project is None or hasattr(config, "workerinput")
+            or config.option.collectonly):
+        return
+    root = store_root(config)
+    if root is None:
+        return
+    if not any(root.glob(f"*/{BASELINE_FILE}")):
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"mlchaos: building the baseline of {chaos.project.name} "
+                                "(once; later runs verify and reuse it) ...")
+    try:
+        baseline = chaos.get_baseline(chaos.project, root)
+    except Exception as exc:
+        raise pytest.UsageError(f"mlchaos: could not build the baseline of {chaos.project.name}: "
+                                f"{type(exc).__name__}: {exc}") from None
+    problem = metrics_problem(chaos, baseline)
+    if problem:
+        raise pytest.UsageError(problem)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
     session = chaos_session(config)
     settings = session.settings
     if not settings.enabled:
         return None
     t = settings.thresholds
     project = session.project_source or settings.project_spec or "the mlchaos_project fixture"
-    return (f"mlchaos: seed={settings.seed} ({settings.seed_source}), project={project}, "
-            f"warn-drop={t.warn_drop:g}, fail-drop={t.fail_drop:g}"
-            + (f", max-mttr={settings.max_mttr:g}s" if settings.max_mttr else "")
-            + (", strict" if settings.strict else ""))
+    lines = [f"mlchaos: seed={settings.seed} ({settings.seed_source}), project={project}, "
+             f"warn-drop={t.warn_drop:g}, fail-drop={t.fail_drop:g}"
+             + (f", max-mttr={settings.max_mttr:g}s" if settings.max_mttr else "")
+             + (", strict" if settings.strict else "")]
+    baseline = session.baseline
+    if baseline is not None:
+        if baseline.cached:
+            lines.append(f"mlchaos: baseline cached, verified against its manifest in {baseline.verify_seconds:.2f}s")
+        elif baseline.rebuilt_because:
+            lines.append(f"mlchaos: baseline rebuilt in {baseline.build_seconds:.1f}s: the cached one was not "
+                         f"trusted: {baseline.rebuilt_because}")
+        else:
+            lines.append(f"mlchaos: baseline built in {baseline.build_seconds:.1f}s")
+        directions = session.thresholds.directions
+        gated = session.gated_metrics(baseline)
+        lines.append("mlchaos: gating on " + (", ".join(f"{m} {directions.arrow(m)}" for m in gated) or "no metrics"))
+    return lines
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     session = chaos_session(config)
     errors = []
     for item in items:
-        marks = list(item.iter_markers(MARKER))
+        marks = ordered_marks(item)
         if not marks:
             continue
         try:
@@ -142,17 +187,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    result = yield
     env = item.stash.get(ENV_KEY, None)
     plan: IncidentPlan | None = item.stash.get(PLAN_KEY, None)  # type: ignore[assignment]
     if env is None or plan is None or not plan.incidents:
-        return result
+        return (yield)
     session = chaos_session(item.config)
-    outcome = _verify(session, env, plan, item.nodeid)
-    item.stash[OUTCOME_KEY] = outcome
-    from .report import junit_properties
-
-    item.user_properties.extend(junit_properties(outcome))
+    try:
+        result = yield
+    except BaseException as exc:
+        if _is_test_failure(exc):  # the body (or detect()/recover() called in it) raised: record it as an error
+            env._note_failure("body", exc)
+            _record(item, env.verify(nodeid=item.nodeid))
+        raise
+    outcome = env.verify(nodeid=item.nodeid)
+    _record(item, outcome)
     if outcome.verdict is Verdict.DEGRADED and outcome.passed:
         warnings.warn(MLChaosDegradedWarning(f"{item.nodeid}: {_headline(outcome)}"), stacklevel=1)
     if not outcome.passed:
@@ -160,17 +208,18 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     return result
 
 
-def _verify(session: ChaosSession, env: Any, plan: IncidentPlan, nodeid: str) -> IncidentOutcome:
-    from .report import gate_mttr
+def _is_test_failure(exc: BaseException) -> bool:
+    """An exception that fails a test (not a skip, an xfail, an exit or an interrupt)."""
+    if isinstance(exc, (pytest.skip.Exception, pytest.xfail.Exception, pytest.exit.Exception)):
+        return False
+    return isinstance(exc, (Exception, pytest.fail.Exception))
 
-    settings = session.settings
-    thresholds = settings.thresholds.with_fail_drop(plan.max_drop)
-    outcome = env.verify(thresholds, expect=plan.expect, strict=settings.strict, nodeid=nodeid)
-    if outcome.passed and settings.max_mttr is not None:
-        reason = gate_mttr(outcome, settings.max_mttr)
-        if reason:
-            outcome = dataclasses.replace(outcome, passed=False, reason=reason)
-    return outcome
+
+def _record(item: pytest.Item, outcome: IncidentOutcome) -> None:
+    from .report import junit_properties
+
+    item.stash[OUTCOME_KEY] = outcome
+    item.user_properties.extend(junit_properties(outcome))
 
 
 def _headline(outcome: IncidentOutcome) -> str:
@@ -180,7 +229,7 @@ def _headline(outcome: IncidentOutcome) -> str:
 
 
 def failure_text(outcome: IncidentOutcome, seed: int) -> str:
-    """The short report of a failed incident test: what broke, what was tried, the numbers, how to replay it."""
+    """The short report of a failed incident test: what broke, what was tried, the evidence, how to replay it."""
     lines = [f"mlchaos: {outcome.reason}"]
     for incident in outcome.incidents:
         params = ", ".join(f"{k}={v!r}" for k, v in incident.params)
@@ -193,17 +242,27 @@ def failure_text(outcome: IncidentOutcome, seed: int) -> str:
             for a in outcome.attempts
         )
         lines.append(f"  strategies tried: {tried}")
-    lines.append(f"  recovery manager said: {'recovered' if outcome.recovery_claimed else 'not recovered'}"
-                 + (f" via {outcome.strategy}" if outcome.strategy else ""))
-    if outcome.still_damaged:
-        lines.append(f"  still damaged (same content as right after injection): {', '.join(outcome.still_damaged)}")
+    if outcome.verdict is not Verdict.ERROR or outcome.strategy or outcome.attempts:
+        lines.append(f"  recovery manager said: {'recovered' if outcome.recovery_claimed else 'not recovered'}"
+                     + (f" via {outcome.strategy}" if outcome.strategy else ""))
+    evidence = (("still damaged (as the incident left it)", outcome.still_damaged),
+                ("replaced with different content", outcome.replaced),
+                ("stores left damaged", outcome.stores),
+                ("lossy (no good copy survived)", outcome.lossy))
+    for label, items in evidence:
+        if items:
+            lines.append(f"  {label}: {'; '.join(items[:8])}" + (f" (+{len(items) - 8} more)" if len(items) > 8 else ""))
     for problem in outcome.problems[:8]:
         lines.append(f"  problem: {problem}")
     if outcome.mismatched and outcome.verdict is not Verdict.RESTORED:
-        lines.append(f"  differs from the baseline manifest: {', '.join(outcome.mismatched[:8])}")
+        lines.append(f"  differs from the baseline manifest: {', '.join(outcome.mismatched[:8])}"
+                     + (f" (+{len(outcome.mismatched) - 8} more)" if len(outcome.mismatched) > 8 else ""))
+    if outcome.evaluated:
+        lines.append(f"  metrics computed by the plugin on: {'; '.join(outcome.evaluated)}")
     for change in outcome.metrics:
         after = "missing" if change.after is None else f"{change.after:.4f}"
-        lines.append(f"  metric {change.name}: {change.baseline:.4f} -> {after} (drop {change.drop:.1%})")
+        arrow = "lower is better" if change.lower_is_better else "higher is better"
+        lines.append(f"  metric {change.name} ({arrow}): {change.baseline:.4f} -> {after} (drop {change.drop:.1%})")
     lines.append("  replay with:")
     lines.extend(f"    {line}" for line in outcome.replay_lines())
     lines.append(f"  (this run: --mlchaos-seed={seed})")
@@ -218,6 +277,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         outcome = item.stash.get(OUTCOME_KEY, None)
         if outcome is not None:
             report.mlchaos = outcome.to_dict()  # travels to the xdist controller with the report
+    elif report.when == "setup" and report.failed and call.excinfo is not None:
+        plan = item.stash.get(PLAN_KEY, None)
+        if plan is not None and getattr(plan, "incidents", ()) and chaos_session(item.config).settings.enabled:
+            evidence = Evidence(item.nodeid, plan.incidents, failure=Failure.of("setup", call.excinfo.value))
+            report.mlchaos = judge(evidence, Policy(expect=plan.expect)).to_dict()
     return report
 
 
@@ -234,7 +298,7 @@ class ChaosReporter:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "mlchaos", None)
-        if report.when == "call" and data:
+        if report.when in ("setup", "call") and data:
             self.session.outcomes.append(IncidentOutcome.from_dict(data))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -269,15 +333,23 @@ def run_info(config: pytest.Config, session: ChaosSession) -> Any:
     t = settings.thresholds
     project = session.project.name if session.project is not None else None
     workers = getattr(config.option, "numprocesses", None) or 0
+    baseline = session.baseline
+    directions = session.thresholds.directions
+    gated = session.gated_metrics(baseline) if baseline is not None else list(t.metrics)
     return RunInfo(
         seed=settings.seed,
         project={"name": project, "source": session.project_source or settings.project_spec or None},
         versions=collect_versions(),
         thresholds={"warn_drop": t.warn_drop, "fail_drop": t.fail_drop, "metrics": list(t.metrics),
-                    "max_mttr": settings.max_mttr, "strict": settings.strict},
+                    "max_mttr": settings.max_mttr, "strict": settings.strict,
+                    "directions": {name: "lower_is_better" if directions.lower_is_better(name) else "higher_is_better"
+                                   for name in gated}},
         started=session.started,
         duration=time.perf_counter() - session.started_perf,
         workers=int(workers) if isinstance(workers, int) else 0,
+        baseline=None if baseline is None else {
+            "cached": baseline.cached, "rebuilt_because": baseline.rebuilt_because,
+            "build_seconds": baseline.build_seconds, "verify_seconds": baseline.verify_seconds},
     )
 
 

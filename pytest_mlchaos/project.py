@@ -100,22 +100,32 @@ REQUIRED_METHODS = ("fingerprint", "build", "relocate", "artifacts", "evaluate",
 
 
 def load_project(spec: str) -> MLProject:
-    """Load ``package.module:attr``: an ``MLProject`` instance, or a zero-argument callable returning one."""
+    """Load ``package.module:attr``: an ``MLProject`` instance, a class, or another zero-argument callable
+    returning one. Every way this can fail is a ``ProjectError`` naming ``spec``."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ProjectError(f"mlchaos_project = {spec!r} is not of the form package.module:attr")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ProjectError(f"mlchaos_project = {spec!r}: cannot import {module_name!r}: {exc}") from None
+    except Exception as exc:  # ImportError, or whatever the module raises while it is imported
+        raise ProjectError(f"mlchaos_project = {spec!r}: importing {module_name!r} failed: "
+                           f"{type(exc).__name__}: {exc}") from None
     obj: Any = module
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
             raise ProjectError(f"mlchaos_project = {spec!r}: module {module_name!r} has no attribute {attr!r}") from None
-    if not _looks_like_project(obj) and callable(obj):
-        obj = obj()
+    if isinstance(obj, type) or (callable(obj) and not _looks_like_project(obj)):
+        what = "class" if isinstance(obj, type) else "callable"
+        try:
+            obj = obj()
+        except TypeError as exc:
+            raise ProjectError(f"mlchaos_project = {spec!r}: the {what} {attr!r} cannot be called without arguments "
+                               f"({exc}); point the ini key at an instance or a zero-argument factory, or return the "
+                               "project from the pytest_mlchaos_make_project hook") from None
+        except Exception as exc:
+            raise ProjectError(f"mlchaos_project = {spec!r}: calling {attr!r} raised {type(exc).__name__}: {exc}") from None
     return ensure_project(obj, spec)
 
 
@@ -124,6 +134,8 @@ def _looks_like_project(obj: Any) -> bool:
 
 
 def ensure_project(obj: Any, where: str) -> MLProject:
+    if isinstance(obj, type):
+        raise ProjectError(f"{where}: {obj.__qualname__} is a class; give an instance of it (an MLProject)")
     missing = [m for m in REQUIRED_METHODS if not callable(getattr(obj, m, None))]
     if not isinstance(getattr(obj, "name", None), str):
         missing.insert(0, "name")

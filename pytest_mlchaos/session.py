@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .env import Baseline, build_baseline
+from .gate import Thresholds
 from .incidents import IncidentRegistry, builtin_registry, set_active_registry
+from .judge import Policy
 from .outcome import IncidentOutcome
 from .project import MLProject, ProjectError, ensure_project, load_project
 from .settings import Settings
@@ -67,6 +69,24 @@ class ChaosSession:
     def close(self) -> None:
         set_active_registry(None)
 
+    @property
+    def thresholds(self) -> Thresholds:
+        """The run's thresholds with the metric directions the project declares (``lower_is_better``,
+        ``higher_is_better``) added to the ini file's and the conventional ones."""
+        thresholds = self.settings.thresholds
+        if self.project is None:
+            return thresholds
+        return thresholds.with_directions(lower=_names(getattr(self.project, "lower_is_better", ())),
+                                          higher=_names(getattr(self.project, "higher_is_better", ())))
+
+    def policy(self, expect: str = "recovered", max_drop: float | None = None) -> Policy:
+        """How this run judges an incident: thresholds (a marker's ``max_drop`` applied), strict mode, MTTR budget."""
+        return Policy(self.thresholds.with_fail_drop(max_drop), expect, self.settings.strict, self.settings.max_mttr)
+
+    def gated_metrics(self, baseline: Baseline) -> list[str]:
+        """The metric names the run gates on, checked against the baseline (``ThresholdError`` names a bad one)."""
+        return self.thresholds.gated(baseline.metrics)
+
     def resolve_project(self, from_hook: Any) -> MLProject | None:
         """The project from ``pytest_mlchaos_make_project``, else from the ``mlchaos_project`` ini key."""
         if self.project is not None:
@@ -93,6 +113,15 @@ class ChaosSession:
         _prune_stale(store_root, project.name, keep=store)
         self.baseline = baseline
         return baseline
+
+
+def _names(value: object) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset({value})
+    try:
+        return frozenset(str(v) for v in value)  # type: ignore[attr-defined]
+    except TypeError:
+        return frozenset()
 
 
 def _slug(name: str) -> str:

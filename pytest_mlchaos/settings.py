@@ -24,6 +24,7 @@ OPT_MAX_MTTR = "--mlchaos-max-mttr"
 OPT_STRICT = "--mlchaos-strict"
 OPT_LIST = "--mlchaos-incidents"
 INI_PROJECT = "mlchaos_project"
+INI_LOWER = "mlchaos_lower_is_better"
 
 DEFAULT_WARN_DROP = 0.05
 DEFAULT_FAIL_DROP = 0.10
@@ -92,7 +93,10 @@ def add_options(parser: pytest.Parser) -> None:
                   default="")
     parser.addini("mlchaos_fail_drop", f"Relative metric drop that makes a recovery critical (default {DEFAULT_FAIL_DROP})",
                   default="")
-    parser.addini("mlchaos_metrics", "Metrics to gate on, one per line or comma-separated", type="linelist", default=[])
+    parser.addini("mlchaos_metrics", "Metrics to gate on, one per line or comma-separated (a prefix selects nested keys)",
+                  type="linelist", default=[])
+    parser.addini(INI_LOWER, "Metrics where lower is better, one per line or comma-separated (added to the project's "
+                  "and to conventional names such as rmse, loss, error)", type="linelist", default=[])
     parser.addini("mlchaos_max_mttr", "Fail an incident test whose recovery takes longer than this many seconds", default="")
     parser.addini("mlchaos_strict", "Count degraded recoveries as failures", type="bool", default=False)
     parser.addini("mlchaos_report", "Write the resilience report as JSON to this path", default="")
@@ -125,13 +129,17 @@ def _ini_or_option(config: pytest.Config, dest: str, ini: str, convert: Any, nam
         raise pytest.UsageError(f"ini {ini} = {raw!r}: {exc}") from None
 
 
-def _metrics(config: pytest.Config) -> tuple[str, ...]:
-    option = config.getoption("mlchaos_metrics")
-    items = [option] if option else list(config.getini("mlchaos_metrics"))
+def _names(items: list[Any]) -> tuple[str, ...]:
+    """Names from ini lines or an option value, each comma-separated, in order, without repeats."""
     names: list[str] = []
     for item in items:
         names.extend(n.strip() for n in str(item).split(",") if n.strip())
     return tuple(dict.fromkeys(names))
+
+
+def _metrics(config: pytest.Config) -> tuple[str, ...]:
+    option = config.getoption("mlchaos_metrics")
+    return _names([option] if option else list(config.getini("mlchaos_metrics")))
 
 
 def resolve_seed(config: pytest.Config) -> tuple[int, str]:
@@ -160,7 +168,7 @@ def load_settings(config: pytest.Config) -> Settings:
             warn_drop=DEFAULT_WARN_DROP if warn is None else warn,
             fail_drop=DEFAULT_FAIL_DROP if fail is None else fail,
             metrics=_metrics(config),
-        )
+        ).with_directions(lower=_names(list(config.getini(INI_LOWER))))
     except ThresholdError as exc:
         raise pytest.UsageError(f"{OPT_WARN}/{OPT_FAIL}: {exc}") from None
     strict = config.getoption("mlchaos_strict")

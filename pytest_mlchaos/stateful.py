@@ -275,7 +275,7 @@ class ChaosMachine(RuleBasedStateMachine):
             self.env = self._fresh_env()
 
     def _assert_metrics_hold(self, what: str) -> None:
-        thresholds = self.thresholds or Thresholds()
+        thresholds = self.thresholds or self.env.policy.thresholds
         changes = compare_metrics(self.env.baseline.metrics, self.env.evaluate(), thresholds)
         verdict = metric_verdict(changes, thresholds, bit_exact=False)
         assert verdict.passed and not (self.strict and verdict is Verdict.DEGRADED), (

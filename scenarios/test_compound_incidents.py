@@ -1,7 +1,6 @@
 """Compound incidents: each knocks out the first strategies of a recovery chain, so a later one must win.
 
-Markers apply bottom-up, so the incidents are injected in reading order from the bottom; the
-stores are broken first here only where the order matters for the story, as noted.
+Stacked markers are injected in reading order, top first.
 """
 
 from __future__ import annotations

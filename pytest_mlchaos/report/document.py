@@ -1,4 +1,4 @@
-"""The report document: schema ``mlchaos-report/1``, one record per incident test, the summary and the score.
+"""The report document: schema ``mlchaos-report/2``, one record per incident test, the summary and the score.
 
 Pure functions over ``IncidentOutcome`` records; no pytest import.
 """
@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..gate import MetricChange, Verdict
 from ..outcome import IncidentOutcome
 
-SCHEMA = "mlchaos-report/1"
+SCHEMA = "mlchaos-report/2"
 
 #: Weight of each verdict in the resilience score (see ``resilience_score``).
 VERDICT_WEIGHTS: Mapping[Verdict, float] = {
@@ -25,6 +25,7 @@ VERDICT_WEIGHTS: Mapping[Verdict, float] = {
     Verdict.CRITICAL: 0.0,
     Verdict.UNRECOVERED: 0.0,
     Verdict.FALSE_RECOVERY: 0.0,
+    Verdict.ERROR: 0.0,
 }
 #: An unrecovered incident the test expected to be unrecoverable: the system said so honestly.
 HONEST_UNRECOVERABLE_WEIGHT = 1.0
@@ -40,17 +41,18 @@ VERDICT_SYMBOLS: Mapping[str, str] = {
     "critical": "❌",
     "unrecovered": "❌",
     "false_recovery": "❌",
+    "error": "💥",
 }
 _VERDICT_ORDER = [v.value for v in Verdict]
 _VERSION_PACKAGES = (("pytest", "pytest"), ("pytest-mlchaos", "pytest-mlchaos"), ("dvc", "dvc"),
                      ("mlflow", "mlflow"), ("sklearn", "scikit-learn"))
-_TIMING_RUN_KEYS = ("started", "duration", "workers")
+_TIMING_RUN_KEYS = ("started", "duration", "workers", "baseline")
 _TIMING_RECORD_KEYS = ("time_to_detect", "time_to_recover", "time_to_metrics")
 
 
 #: What ``RunInfo.to_dict`` reports for thresholds the caller left out (the plugin's defaults).
 DEFAULT_THRESHOLDS: Mapping[str, Any] = {"warn_drop": 0.05, "fail_drop": 0.10, "metrics": (), "max_mttr": None,
-                                         "strict": False}
+                                         "strict": False, "directions": {}}
 
 
 def utc_now() -> str:
@@ -65,8 +67,10 @@ class RunInfo:
     """What the report says about the run: seed, project, versions, thresholds, timing, workers.
 
     ``project`` has ``name`` and ``source``; ``versions`` comes from ``collect_versions()``;
-    ``thresholds`` has ``warn_drop``, ``fail_drop``, ``metrics``, ``max_mttr``, ``strict``;
-    ``started`` is ISO 8601 UTC; ``duration`` is seconds; ``workers`` is 0 without xdist.
+    ``thresholds`` has ``warn_drop``, ``fail_drop``, ``metrics``, ``max_mttr``, ``strict`` and
+    ``directions`` (gated metric -> ``lower_is_better``/``higher_is_better``); ``started`` is ISO
+    8601 UTC; ``duration`` is seconds; ``workers`` is 0 without xdist; ``baseline`` says whether
+    the baseline was cached (and verified), built, or rebuilt and why (None when no test needed it).
     Left out, versions are collected, ``started`` is now, and thresholds are the plugin's defaults.
     """
 
@@ -77,6 +81,7 @@ class RunInfo:
     started: str = field(default_factory=lambda: utc_now())
     duration: float = 0.0
     workers: int = 0
+    baseline: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         thresholds = {**DEFAULT_THRESHOLDS, **self.thresholds}
@@ -89,6 +94,12 @@ class RunInfo:
             "started": self.started,
             "duration": _round(self.duration),
             "workers": int(self.workers),
+            "baseline": None if self.baseline is None else {
+                "cached": bool(self.baseline.get("cached")),
+                "rebuilt_because": self.baseline.get("rebuilt_because"),
+                "build_seconds": _round(self.baseline.get("build_seconds")),
+                "verify_seconds": _round(self.baseline.get("verify_seconds")),
+            },
         }
 
 
@@ -125,7 +136,7 @@ def resilience_score(outcomes: Sequence[IncidentOutcome]) -> float | None:
     ``score = 100 * max(0, sum(w_i) - 0.5 * F) / N`` where ``N`` is the number of incident
     tests, ``F`` the number of false recoveries, and ``w_i`` each test's weight: restored
     1.0, repaired 0.9, degraded 0.6, critical 0, unrecovered 0 (1.0 when the test expected
-    ``unrecoverable``: an honest report), false_recovery 0; a failed test counts at most
+    ``unrecoverable``: an honest report), false_recovery 0, error 0; a failed test counts at most
     0.5. Every weight is in [0, 1], so the score cannot exceed 100, and the ``max`` keeps
     the penalty from pushing it below 0. An empty run has no evidence, hence None, not 100.
     """
@@ -135,20 +146,6 @@ def resilience_score(outcomes: Sequence[IncidentOutcome]) -> float | None:
     false = sum(1 for o in outcomes if o.verdict is Verdict.FALSE_RECOVERY)
     score = 100.0 * max(0.0, total - FALSE_RECOVERY_PENALTY * false) / len(outcomes)
     return round(min(100.0, max(0.0, score)), 2)
-
-
-# -- the gate --------------------------------------------------------------------------------
-
-
-def gate_mttr(outcome: IncidentOutcome, max_mttr: float | None) -> str | None:
-    """The failure reason when the recovery took longer than ``max_mttr`` seconds, else None."""
-    took = outcome.time_to_recover
-    if max_mttr is None or took is None or took <= max_mttr:
-        return None
-    via = f" via {outcome.strategy}" if outcome.strategy else ""
-    shown = f"{took:.3f}" if round(took, 3) > max_mttr else f"{took:.6f}"  # never "10.000s over 10s"
-    return (f"recovery too slow: it took {shown}s{via}, over the MTTR budget of {max_mttr:g}s "
-            f"(--mlchaos-max-mttr)")
 
 
 # -- building the report -------------------------------------------------------------------------
@@ -271,7 +268,7 @@ def summarize(outcomes: Sequence[IncidentOutcome]) -> dict[str, Any]:
 
 
 def build_report(run: RunInfo, outcomes: Sequence[IncidentOutcome]) -> dict[str, Any]:
-    """The JSON-serialisable report (schema ``mlchaos-report/1``); records sorted by node id."""
+    """The JSON-serialisable report (schema ``mlchaos-report/2``); records sorted by node id."""
     ordered = sorted(outcomes, key=lambda o: (o.nodeid, o.verdict.value))
     return {
         "schema": SCHEMA,

@@ -53,14 +53,14 @@ def worst_metric_text(record: Mapping[str, Any]) -> str:
 def _rank(record: Mapping[str, Any]) -> tuple[int, int, str]:
     verdict = record["verdict"]
     if not record["passed"]:
-        severity = {"false_recovery": 0, "critical": 1, "unrecovered": 2}.get(verdict, 3)
+        severity = {"false_recovery": 0, "error": 1, "critical": 2, "unrecovered": 3}.get(verdict, 4)
         return (0, severity, record["nodeid"])
     order = {"degraded": 1, "unrecovered": 2, "repaired": 3, "restored": 4}
     return (order.get(verdict, 5), 0, record["nodeid"])
 
 
 def failures_first(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Records ordered: failed (false recovery, critical, unrecovered, others), degraded, then passes."""
+    """Records ordered: failed (false recovery, error, critical, unrecovered, others), degraded, then passes."""
     return sorted(records, key=_rank)
 
 

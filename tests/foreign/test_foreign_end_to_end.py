@@ -151,8 +151,8 @@ def test_pipeline_and_storage_incidents_on_a_foreign_dvc_repo_are_restored(forei
         def test_partial_write(ml_env):
             assert ml_env.detect()
 
-        @pytest.mark.incident("model_loss", mode="delete")
         @pytest.mark.incident("storage_loss", mode="dvc_cache_corruption", target="model.pkl")
+        @pytest.mark.incident("model_loss", mode="delete")
         def test_model_lost_and_its_cache_object_corrupt(ml_env):
             assert ml_env.detect()
 

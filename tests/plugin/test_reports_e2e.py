@@ -11,7 +11,7 @@ import pytest
 from pytest_mlchaos.report import SCHEMA, comparable
 
 HERE = Path(__file__).parent
-SCHEMA_FILE = HERE.parent.parent / "docs" / "mlchaos-report-1.schema.json"
+SCHEMA_FILE = HERE.parent.parent / "docs" / "mlchaos-report-2.schema.json"
 
 SUITE = """
 import pytest

@@ -91,7 +91,7 @@ def test_a_bad_ini_value_is_a_usage_error(chaos: pytest.Pytester, line: str, exp
     ("spec", "expected"),
     [
         ("toyml", "*mlchaos_project = 'toyml' is not of the form package.module:attr*"),
-        ("no_such_module_xyz:project", "*cannot import 'no_such_module_xyz'*"),
+        ("no_such_module_xyz:project", "*importing 'no_such_module_xyz' failed: ModuleNotFoundError*"),
         ("toyml:nothing_here", "*module 'toyml' has no attribute 'nothing_here'*"),
         ("toyml:COLUMNS", "*is not an MLProject; missing: name, fingerprint, build*"),
     ],

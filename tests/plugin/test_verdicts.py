@@ -38,7 +38,7 @@ def test_a_manager_that_does_nothing_but_claims_success_is_a_false_recovery(chao
         "*mlchaos: false recovery: the recovery manager reported success, but the damage is still there",
         "*incident: data_corruption/missing_values (fraction=0.2*) seed=*",
         "*recovery manager said: recovered via noop",
-        "*still damaged (same content as right after injection): data/data.csv",
+        "*still damaged (as the incident left it): data/data.csv",
         "*replay with:",
         "*@pytest.mark.incident('data_corruption', mode='missing_values', fraction=0.2*, seed=*)",
     ])

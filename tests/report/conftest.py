@@ -15,7 +15,7 @@ from pytest_mlchaos.outcome import IncidentOutcome
 from pytest_mlchaos.project import Attempt
 from pytest_mlchaos.report import RunInfo
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "mlchaos-report-1.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "mlchaos-report-2.schema.json"
 LONG_NODEID = ("scenarios/test_compound_incidents.py::TestCompound::test_" + "data_and_model_" * 12
                + "[seed-3|fraction=0.2]")
 

@@ -15,7 +15,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_the_schema_file_names_the_schema_version_and_every_verdict():
-    schema = json.loads((DOCS / "mlchaos-report-1.schema.json").read_text(encoding="utf-8"))
+    schema = json.loads((DOCS / "mlchaos-report-2.schema.json").read_text(encoding="utf-8"))
     assert schema["properties"]["schema"] == {"const": SCHEMA}
     assert schema["$defs"]["verdict"]["enum"] == [v.value for v in Verdict]
     assert schema["$defs"]["summary"]["properties"]["score"]["maximum"] == 100

@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 
 from pytest_mlchaos.report import files as report_files
-from pytest_mlchaos.gate import Verdict
+from pytest_mlchaos.gate import Verdict, mttr_over_budget
 from pytest_mlchaos.report import (
     ReportPathError,
     build_report,
     check_writable,
     dumps,
-    gate_mttr,
     render_markdown,
     write_json,
     write_markdown,
@@ -61,13 +60,13 @@ def test_overwriting_keeps_the_existing_files_mode(tmp_path, report):
     target.chmod(0o640)
     write_json(report, target)
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
-    assert json.loads(target.read_text())["schema"] == "mlchaos-report/1"
+    assert json.loads(target.read_text())["schema"] == "mlchaos-report/2"
 
 
 @pytest.mark.parametrize("failing", ["replace", "fsync"])
 def test_a_failed_write_keeps_the_old_file_whole_and_leaves_no_temp_file(tmp_path, report, monkeypatch, failing):
     target = tmp_path / "mlchaos.json"
-    target.write_text('{"schema": "mlchaos-report/1", "previous": true}\n')
+    target.write_text('{"schema": "mlchaos-report/2", "previous": true}\n')
 
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -76,7 +75,7 @@ def test_a_failed_write_keeps_the_old_file_whole_and_leaves_no_temp_file(tmp_pat
     with pytest.raises(OSError, match="No space left"):
         write_json(report, target)
     monkeypatch.undo()
-    assert json.loads(target.read_text()) == {"schema": "mlchaos-report/1", "previous": True}
+    assert json.loads(target.read_text()) == {"schema": "mlchaos-report/2", "previous": True}
     assert tree(tmp_path) == ["mlchaos.json"]
 
 
@@ -197,17 +196,15 @@ def test_mttr_budget_names_the_bad_value_and_what_is_allowed(raw, message):
         seconds_type(raw)
 
 
-def test_gate_mttr_fails_a_slow_recovery_with_both_times(make):
-    slow = make("t.py::test_slow", Verdict.RESTORED, strategy="retrain", time_to_recover=12.345)
-    reason = gate_mttr(slow, 10.0)
+def test_the_mttr_budget_fails_a_slow_recovery_with_both_times():
+    reason = mttr_over_budget(12.345, "retrain", 10.0)
     assert reason == "recovery too slow: it took 12.345s via retrain, over the MTTR budget of 10s (--mlchaos-max-mttr)"
-    barely = make("t.py::test_barely", Verdict.RESTORED, time_to_recover=10.0004)
-    assert gate_mttr(barely, 10) == (
+    assert mttr_over_budget(10.0004, None, 10) == (
         "recovery too slow: it took 10.000400s, over the MTTR budget of 10s (--mlchaos-max-mttr)")
 
 
-def test_gate_mttr_passes_a_recovery_within_the_budget_or_without_a_time(make):
-    assert gate_mttr(make("t.py::a", Verdict.RESTORED, time_to_recover=10.0), 10.0) is None
-    assert gate_mttr(make("t.py::b", Verdict.RESTORED, time_to_recover=0.5), 10.0) is None
-    assert gate_mttr(make("t.py::c", Verdict.RESTORED, time_to_recover=None), 10.0) is None
-    assert gate_mttr(make("t.py::d", Verdict.RESTORED, time_to_recover=99.0), None) is None
+def test_the_mttr_budget_passes_a_recovery_within_it_or_without_a_time():
+    assert mttr_over_budget(10.0, "backup", 10.0) is None
+    assert mttr_over_budget(0.5, "backup", 10.0) is None
+    assert mttr_over_budget(None, None, 10.0) is None
+    assert mttr_over_budget(99.0, "backup", None) is None

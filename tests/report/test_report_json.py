@@ -27,11 +27,22 @@ def as_read_by_ci(report: dict) -> dict:
     return json.loads(dumps(report))
 
 
-def test_a_report_of_every_verdict_validates_against_the_documented_schema(outcomes, run, validate):
-    report = as_read_by_ci(build_report(run(), outcomes))
+def test_a_report_of_every_verdict_validates_against_the_documented_schema(outcomes, run, validate, make):
+    error = make("scenarios/test_x.py::test_error", Verdict.ERROR, reason="error: recover() raised OSError: gone",
+                 error={"where": "recover", "type": "OSError", "message": "gone"})
+    laundered = make("scenarios/test_x.py::test_laundered", Verdict.FALSE_RECOVERY, recovery_claimed=True,
+                     replaced=("data/raw.csv (5,000 lines as before, content differs; a good copy survived in backups)",),
+                     lossy=("data/other.csv: every copy was destroyed; recovered content: 90 of 100 lines (10 lost)",),
+                     stores=(".dvc/cache/files/md5/ab/cdef: missing (dvc_cache)",),
+                     evaluated=("the recovered model on the baseline's holdout (metrics files removed)",))
+    report = as_read_by_ci(build_report(run(baseline={"cached": False, "rebuilt_because": "the template differs",
+                                                      "build_seconds": 1.5, "verify_seconds": 0.0}),
+                                        [*outcomes, error, laundered]))
     validate(report)
-    assert report["schema"] == SCHEMA == "mlchaos-report/1"
+    assert report["schema"] == SCHEMA == "mlchaos-report/2"
     assert {r["verdict"] for r in report["incidents"]} == {v.value for v in Verdict}
+    record = next(r for r in report["incidents"] if r["verdict"] == "error")
+    assert record["error"] == {"where": "recover", "type": "OSError", "message": "gone"} and not record["passed"]
 
 
 def test_an_empty_run_validates_and_has_no_score(run, validate):
@@ -72,7 +83,8 @@ def test_the_json_is_strict_even_with_a_missing_metric(outcomes, run, long_nodei
     assert "Infinity" not in text and "NaN" not in text
     record = next(r for r in json.loads(text)["incidents"] if r["nodeid"] == long_nodeid)
     f1 = next(m for m in record["metrics"] if m["name"] == "f1")
-    assert f1 == {"name": "f1", "baseline": 0.8, "after": None, "relative_drop": None, "relative_change": None}
+    assert f1 == {"name": "f1", "baseline": 0.8, "after": None, "relative_drop": None, "relative_change": None,
+                  "direction": "higher_is_better"}
     assert record["worst_drop"] is None
 
 
@@ -124,7 +136,7 @@ def test_the_summary_counts_verdicts_and_passes(outcomes, run):
     summary = build_report(run(), outcomes)["summary"]
     assert summary["total"] == 8
     assert summary["verdicts"] == {"restored": 1, "repaired": 1, "degraded": 1, "critical": 2, "unrecovered": 2,
-                                   "false_recovery": 1}
+                                   "false_recovery": 1, "error": 0}
     assert (summary["passed"], summary["failed"]) == (4, 4)
     assert summary["expected_unrecoverable"] == 1
 
@@ -215,7 +227,8 @@ def test_a_run_info_with_only_a_seed_makes_a_valid_report(validate, outcomes):
     validate(report)
     run = report["run"]
     assert run["thresholds"] == {"warn_drop": 0.05, "fail_drop": 0.1, "metrics": [], "max_mttr": None,
-                                 "strict": False}
+                                 "strict": False, "directions": {}}
+    assert run["baseline"] is None
     assert run["versions"]["pytest"] == pytest.__version__
     started = datetime.fromisoformat(run["started"])
     assert started.utcoffset() == timezone.utc.utcoffset(None)
