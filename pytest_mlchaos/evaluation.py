@@ -88,10 +88,10 @@ def judged_evaluations(project: MLProject, root: Path, baseline: Baseline, after
     """The plugin's evaluations of the recovered environment at ``root``, and the problems found on the way."""
     artifacts, manifest = baseline.artifacts, baseline.manifest
     untrusted = (*artifacts.metrics_paths(), *artifacts.volatile)
-    changed = [rel for rel, d in manifest.files.items() if after.files.get(rel) != d and not _under(rel, untrusted)]
-    changed += list(after.extra)
-    if not changed:
+    differing = [rel for rel, d in manifest.files.items() if after.files.get(rel) != d] + list(after.extra)
+    if not differing:  # nothing evaluation could read differs from the baseline, the metrics files included
         return [Evaluation("the recovered environment (every artifact bit-exact)", _metrics(project, root))], []
+    changed = [rel for rel in differing if not _under(rel, untrusted)]
     from .env import clone_tree
 
     holdout = list(artifacts.holdout)

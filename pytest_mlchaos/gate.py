@@ -45,8 +45,9 @@ def parse_fraction(name: str, value: Any) -> float:
 
 # -- metric direction ------------------------------------------------------------------------------
 
-#: Metric names that are lower-is-better by convention, matched on the last component of a nested
-#: key (``eval.test.rmse``), whole or as its last ``_``/``-`` word (``val_loss``, ``mean_squared_error``).
+#: Metric names that are lower-is-better by convention, matched on each component of a nested key
+#: (``eval.test.rmse``, ``rmse.test``), whole or as its last ``_``/``-`` word (``val_loss``,
+#: ``mean_squared_error``).
 LOWER_IS_BETTER_NAMES = frozenset({
     "loss", "error", "err", "rmse", "mse", "mae", "mape", "smape", "rmsle", "msle", "medae", "log_loss",
     "logloss", "nll", "cross_entropy", "crossentropy", "brier", "brier_score", "hamming", "wer", "cer",
@@ -56,27 +57,32 @@ _LOWER_LAST_WORDS = frozenset({"loss", "error", "err", "rmse", "mse", "mae", "ma
                                "nll", "brier", "wer", "cer", "regret"})
 
 
-def _last_component(name: str) -> str:
-    return re.split(r"[./]", name)[-1].lower()
+def _components(name: str) -> list[str]:
+    """The parts of a nested key, the last first (``eval.test.rmse`` -> ``rmse``, ``test``, ``eval``)."""
+    return [part.lower() for part in reversed(re.split(r"[./]", name)) if part]
 
 
-def conventionally_lower(name: str) -> bool:
-    """True for names such as ``rmse``, ``val_loss``, ``test.log_loss``, ``mean_squared_error``.
-
-    scikit-learn's ``neg_`` scorers (``neg_mean_squared_error``) are higher-is-better.
-    """
-    last = _last_component(name)
-    if last.startswith("neg_"):
+def _lower_by_name(part: str) -> bool:
+    if part.startswith("neg_"):  # scikit-learn's neg_* scorers are higher-is-better
         return False
-    if last in LOWER_IS_BETTER_NAMES:
+    if part in LOWER_IS_BETTER_NAMES:
         return True
-    words = [w for w in re.split(r"[_\-\s]+", last) if w]
+    words = [w for w in re.split(r"[_\-\s]+", part) if w]
     return bool(words) and words[-1] in _LOWER_LAST_WORDS
 
 
+def conventionally_lower(name: str) -> bool:
+    """True for names such as ``rmse``, ``val_loss``, ``test.log_loss``, ``rmse.train``, ``mean_squared_error``.
+
+    scikit-learn's ``neg_`` scorers (``neg_mean_squared_error``) are higher-is-better.
+    """
+    return any(_lower_by_name(part) for part in _components(name))
+
+
 def _matches(name: str, declared: Collection[str]) -> bool:
-    """``name`` is declared by its full key or by its last component (``rmse`` covers ``eval.test.rmse``)."""
-    return name in declared or _last_component(name) in {d.lower() for d in declared}
+    """``name`` is declared by its full key or by one of its components (``rmse`` covers ``eval.rmse.test``)."""
+    wanted = {d.lower() for d in declared}
+    return name in declared or any(part in wanted for part in _components(name))
 
 
 @dataclass(frozen=True)

@@ -101,12 +101,18 @@ def assess(evidence: Evidence) -> Findings:
                 lossy.append(f"{rel}: every copy was destroyed; recovered content: {change}")
         elif now is None:
             missing.append(rel)
+    holders: dict[str, list[str]] = {}  # content digest -> the artifacts whose baseline content it is
+    for rel, digest in manifest.files.items():
+        holders.setdefault(digest, []).append(rel)
     for rel, digest in manifest.stores.items():
         now = after.stores.get(rel)
         if now == digest:
             continue
         mismatched.append(rel)
         state = "missing" if now is None else "content differs"
+        held = holders.get(digest, [])
+        if held and all(after.files.get(h) != digest for h in held):
+            continue  # a copy of content the artifact itself moved on from (judged above, as the artifact)
         if before.stores.get(rel) == digest or _copies(digest, before, rel):
             stores.append(f"{rel}: {state} ({manifest.store_kinds.get(rel, 'store')})")
             if now == before.stores.get(rel):

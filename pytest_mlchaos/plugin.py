@@ -280,8 +280,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif report.when == "setup" and report.failed and call.excinfo is not None:
         plan = item.stash.get(PLAN_KEY, None)
         if plan is not None and getattr(plan, "incidents", ()) and chaos_session(item.config).settings.enabled:
+            from .report import junit_properties
+
             evidence = Evidence(item.nodeid, plan.incidents, failure=Failure.of("setup", call.excinfo.value))
-            report.mlchaos = judge(evidence, Policy(expect=plan.expect)).to_dict()
+            outcome = judge(evidence, Policy(expect=plan.expect))
+            report.mlchaos = outcome.to_dict()
+            item.user_properties.extend(junit_properties(outcome))  # --junitxml reads the teardown report's
     return report
 
 

@@ -66,7 +66,7 @@ def train(root: Path) -> None:
 
 
 class ToyProject:
-    """``recovery``: ``good`` restores every damaged file from backups; ``noop`` claims success and
+    """``recovery``: ``good`` restores every damaged file from backups (and backups from verified files); ``noop`` claims success and
     does nothing; ``data_only`` restores data but not the model; ``honest_fail`` says it cannot."""
 
     name = "toyml"
@@ -141,8 +141,16 @@ class ToyProject:
         if self.recovery == "data_only":
             damaged = [rel for rel in damaged if rel == DATA]
         for rel in damaged:
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(root / "backups" / rel, root / rel)
+            if (root / "backups" / rel).is_file():  # no backup: it stays damaged, and the answer says so
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(root / "backups" / rel, root / rel)
+        if self.recovery == "good":  # and a backup that is lost or damaged is made again from the verified file
+            manifest = json.loads((root / MANIFEST).read_text())
+            for rel, digest in manifest.items():
+                backup = root / "backups" / rel
+                if (not backup.is_file() or _digest(backup) != digest) and _digest(root / rel) == digest:
+                    backup.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(root / rel, backup)
         seconds = time.perf_counter() - start
         ok = not [p for p in self.detect(root) if p.split(":")[0] in damaged]
         return RecoveryResult(recovered=ok, strategy="backup", attempts=(Attempt("backup", ok, seconds),),

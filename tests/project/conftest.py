@@ -40,3 +40,13 @@ def env(template: Path, tmp_path: Path) -> Iterator[Path]:
     cwd = os.getcwd()
     yield root
     assert os.getcwd() == cwd, "an operation left the working directory changed"
+
+
+@pytest.fixture(scope="session")
+def churn_baseline(template: Path, baseline_metrics: dict[str, float]):
+    """The template as the plugin sees a baseline: its manifest (artifacts, stores, registry) and metrics."""
+    from pytest_mlchaos.env import Baseline
+    from pytest_mlchaos.manifest import take_manifest
+
+    artifacts = churn_project.artifacts(template)
+    return Baseline(template, "tests", dict(baseline_metrics), take_manifest(template, artifacts), artifacts)
