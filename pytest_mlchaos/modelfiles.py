@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = ("skops", "joblib", "pickle", "opaque")
+_HEAD = 1 << 16  # bytes read to tell the format
 # Magic numbers of the compressors joblib.dump(compress=...) uses, with the name that writes them again.
 _COMPRESSORS = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ", "xz"), (b"\x04\x22\x4d\x18", "lz4"),
                 (b"ZF", "zlib"), (b"\x78\x01", "zlib"), (b"\x78\x5e", "zlib"), (b"\x78\x9c", "zlib"),
@@ -33,7 +34,7 @@ def model_format(path: Path) -> str:
             return "opaque"
         return "opaque"
     with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
+        head = fh.read(_HEAD)
     if head.startswith(_COMPRESSED):
         return "joblib"
     if not head.startswith(b"\x80"):
@@ -43,8 +44,10 @@ def model_format(path: Path) -> str:
     try:
         for _ in pickletools.genops(head):
             pass
-    except ValueError as exc:  # a stream cut by our 64 KiB read is still a pickle
-        if "at end of" not in str(exc) and "truncated" not in str(exc) and "not enough" not in str(exc):
+    except ValueError as exc:
+        # Our read cuts a longer stream anywhere (mid-opcode: "only 445 remain"; between opcodes: "exhausted
+        # before seeing STOP"): still a pickle. An unknown opcode, or a whole file that ends early, is not.
+        if len(head) < _HEAD or "unknown" in str(exc):
             return "opaque"
     return "pickle"
 

@@ -93,7 +93,8 @@ class CsvTable(Table):
 
     # -- cells ---------------------------------------------------------------------------
     def is_blank(self, value: Any) -> bool:
-        return value.strip() == ""
+        text: str = value
+        return not text.strip()
 
     def number(self, value: Any) -> float | None:
         try:

@@ -236,7 +236,7 @@ class JsonlTable(Table):
     """
 
     path: Path
-    header: list[str]  # type: ignore[assignment]
+    header: list[str]
     lines: list[str]
     rows: list[dict[str, Any]]
     newline: str = "\n"
@@ -339,7 +339,7 @@ class ParquetTable(Table):
     its metadata and its compression codec."""
 
     path: Path
-    header: list[str]  # type: ignore[assignment]
+    header: list[str]
     columns: list[list[Any]]
     schema: Any  # pyarrow.Schema as read
     sources: list[str] = field(default_factory=list)  # each column's name in ``schema``

@@ -142,7 +142,7 @@ class Noise(_TableInjector):
         LABEL,
     )
 
-    def edit(self, ctx, incident, table):
+    def edit(self, ctx: InjectionContext, incident: Incident, table: Table) -> str:
         features = set(table.feature_columns(table.label_column(incident.param("label"), self.where())))
         numeric = {c: v for c, v in table.numeric_columns().items() if c in features}
         if not numeric or not table.n_rows:
@@ -183,7 +183,7 @@ class MissingValues(_TableInjector):
     kind, mode = "data_corruption", "missing_values"
     params = (Param("fraction", float, 0.1, doc="share of rows with a blanked value", severity=True, **FRACTION), LABEL)
 
-    def edit(self, ctx, incident, table):
+    def edit(self, ctx: InjectionContext, incident: Incident, table: Table) -> str:
         cols = table.feature_columns(table.label_column(incident.param("label"), self.where()))
         if not cols or not table.n_rows:
             raise IncidentError(f"{self.where()}: {table.path.name} has no feature columns (and rows) to blank "
@@ -208,7 +208,7 @@ class Duplicates(_TableInjector):
     kind, mode = "data_corruption", "duplicates"
     params = (Param("fraction", float, 0.1, doc="share of rows duplicated", severity=True, **FRACTION),)
 
-    def edit(self, ctx, incident, table):
+    def edit(self, ctx: InjectionContext, incident: Incident, table: Table) -> str:
         n = table.n_rows
         if not n:
             raise IncidentError(f"{self.where()}: {table.path.name} has no rows to duplicate")
@@ -226,7 +226,7 @@ class LabelFlip(_TableInjector):
         Param("label", str, None, doc=LABEL.doc.replace(", left alone by feature damage", "")),
     )
 
-    def edit(self, ctx, incident, table):
+    def edit(self, ctx: InjectionContext, incident: Incident, table: Table) -> str:
         col = table.label_column(incident.param("label"), self.where())
         n = table.n_rows
         classes = sorted({_hashable(v) for v in table.column_values(col) if not table.is_blank(v)}, key=_class_order)
@@ -265,7 +265,7 @@ class SchemaDrift(_TableInjector):
         LABEL,
     )
 
-    def edit(self, ctx, incident, table):
+    def edit(self, ctx: InjectionContext, incident: Incident, table: Table) -> str:
         change = incident.param("change")
         where = self.name(ctx, table.path)
         if change == "rename" and table.header is None:
@@ -337,7 +337,7 @@ class Truncate(_DataInjector):
     kind, mode = "data_corruption", "truncate"
     params = (Param("fraction", float, 0.5, doc="share of the bytes kept", low=0.0, low_open=True, high=1.0, high_open=True),)
 
-    def damage(self, ctx, incident, path):
+    def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         data = path.read_bytes()
         cut = cut_point(data, incident.param("fraction"))
         write_atomic(path, data[:cut])
@@ -353,7 +353,7 @@ class Bitflip(_DataInjector):
     kind, mode = "data_corruption", "bitflip"
     params = (Param("flips", int, 1, doc="number of bytes with a flipped bit", low=1, high=1_000_000, severity=True),)
 
-    def damage(self, ctx, incident, path):
+    def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         st = path.stat()
         offsets = flip_bytes_in_place(path, ctx.rng, incident.param("flips"), start=_first_row_offset(path))
         restore_times(path, st)
@@ -377,7 +377,7 @@ class Delete(_DataInjector):
 
     kind, mode = "data_corruption", "delete"
 
-    def damage(self, ctx, incident, path):
+    def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         path.unlink()
         return f"deleted {self.name(ctx, path)}"
 
@@ -398,7 +398,7 @@ class StaleVersion(_DataInjector):
     )
     formats = "cache: any file with an earlier DVC version; subset: " + TABLES
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         chosen = super().targets(ctx, incident)
         if incident.param("source") == "subset":
             for rel in chosen:
@@ -406,7 +406,7 @@ class StaleVersion(_DataInjector):
                     self.table_format(ctx, ctx.path(rel))
         return chosen
 
-    def damage(self, ctx, incident, path):
+    def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         source = incident.param("source")
         rel = self.name(ctx, path)
         if source in ("auto", "cache"):

@@ -39,7 +39,7 @@ class Delete(_ModelFile):
     kind, mode = "model_loss", "delete"
     formats = MODEL_FILES
 
-    def damage(self, ctx, incident, path):
+    def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         path.unlink()
         return f"deleted {ctx.rel(path)}"
 
@@ -60,7 +60,7 @@ class Corrupt(_ModelFile):
     )
     formats = MODEL_FILES
 
-    def damage(self, ctx, incident, path):
+    def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         data = bytearray(path.read_bytes())
         n = min(incident.param("nbytes"), len(data))
         if n == 0:
@@ -108,7 +108,7 @@ class Truncate(_ModelFile):
     params = (Param("fraction", float, 0.5, doc="share of the bytes kept", low=0.0, low_open=True, high=1.0, high_open=True),)
     formats = MODEL_FILES
 
-    def damage(self, ctx, incident, path):
+    def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         data = path.read_bytes()
         if len(data) < 2:
             raise IncidentError(f"{self.where()}: {path.name} has {len(data)} byte(s); nothing to cut")
@@ -135,7 +135,7 @@ class WrongModel(_ModelFile):
     )
     formats = "pickle, joblib, skops model files (written back in the same serialisation); not opaque files"
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         chosen = super().targets(ctx, incident)
         for rel in chosen:
             path = ctx.path(rel)
@@ -145,7 +145,7 @@ class WrongModel(_ModelFile):
                                     "modes that apply to it as bytes: corrupt, truncate, delete")
         return chosen
 
-    def damage(self, ctx, incident, path):
+    def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         fmt = model_format(path)
         try:
             model = load_model(path, fmt)

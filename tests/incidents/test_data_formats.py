@@ -208,7 +208,8 @@ def test_schema_drift_of_a_pandas_written_parquet_file_reads_back_in_pandas(tmp_
     path = tmp_path / "t.parquet"
     base = pd.DataFrame(churn_rows(), columns=COLUMNS)
     base.to_parquet(path)
-    run(tmp_path, "t.parquet", "schema_drift", change=change, **({"column": "monthly_charges"} if change != "reorder" else {}))
+    params: dict[str, Any] = {"column": "monthly_charges"} if change != "reorder" else {}
+    run(tmp_path, "t.parquet", "schema_drift", change=change, **params)
     after = pd.read_parquet(path)
     if change == "drop":
         assert list(after.columns) == [c for c in COLUMNS if c != "monthly_charges"]
