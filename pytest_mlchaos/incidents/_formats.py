@@ -63,12 +63,9 @@ def sniff(path: Path) -> DataFormat:
             return DataFormat(_model_kind(path) if name == "a zip archive" else name)
     if head.startswith(b"\x80") or b"\x00" in head:
         return DataFormat(_model_kind(path))
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut by the read
-            return DataFormat("binary data (not UTF-8 text)")
-        text = head[: exc.start].decode("utf-8")
+    text = head.decode("utf-8", errors="surrogateescape")  # a Latin-1 CSV is still a table, read the same way
+    if sum(1 for ch in text if "\udc80" <= ch <= "\udcff") > len(text) // 10:
+        return DataFormat("binary data (not text)")
     return sniff_text(text, complete=len(head) < _HEAD)
 
 

@@ -32,7 +32,7 @@ from .spec import Incident, IncidentError, Param
 FRACTION = dict(low=0.0, low_open=True, high=1.0)
 LABEL = Param("label", str, None, doc="the label column, left alone by feature damage: a header name or a 0-based index "
               "('-1': the last); default: 'churn' if the header has it, else the last column")
-TABLES = "tables: CSV/TSV (with or without a header row), Parquet, JSON Lines; written back in their own format"
+TABLES = "CSV/TSV (with or without a header row), Parquet and JSON Lines tables, each written back in its own format"
 ANY_FILE = "any file; a directory target: one file in it, chosen by the seed"
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson")
 
@@ -56,7 +56,9 @@ class _DataInjector(RoleInjector):
         return chosen
 
     def pick_in_directory(self, ctx: InjectionContext, rel: str, path: Path) -> str:
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        """One file of a directory target, chosen by the seed (hidden files left out); value-level modes refuse."""
+        files = sorted(p for p in path.rglob("*")
+                       if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
         if self.value_level:
             tables = [ctx.rel(p) for p in files if p.suffix.lower() in TABLE_SUFFIXES][:3]
             kinds = Counter(p.suffix.lower() or "no suffix" for p in files)

@@ -157,6 +157,17 @@ def test_noise_never_touches_a_pandas_index_column_written_into_the_csv(tmp_path
     assert after["churn"].equals(frame["churn"])
 
 
+def test_a_latin_1_csv_is_still_a_table_and_its_untouched_rows_keep_their_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    lines = ["name,tenure,churn".encode()] + [f"Jos\u00e9 {i},{i * 3 % 70},{i % 2}".encode("latin-1") for i in range(ROWS)]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    run(tmp_path, "t.csv", "label_flip", fraction=0.1)
+    after = path.read_bytes().split(b"\n")[:-1]
+    changed = [i for i in range(len(lines)) if after[i] != lines[i]]
+    assert len(changed) == round(0.1 * ROWS) and 0 not in changed
+    assert all(after[i].rsplit(b",", 1)[0] == lines[i].rsplit(b",", 1)[0] for i in changed)
+
+
 # -- Parquet -----------------------------------------------------------------------------------------------
 def test_noise_on_parquet_keeps_the_schema_and_compression_and_leaves_ids_labels_and_words_alone(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
