@@ -203,12 +203,31 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def _param_value(text: str) -> Any:
+    """A value for a parameter the injector does not declare (validation then names it as unknown)."""
     for cast in (int, float):
         try:
             return cast(text)
         except ValueError:
             pass
     return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def _incident_params(kind: str, mode: str | None, items: Sequence[str]) -> dict[str, Any]:
+    """``--param K=V`` items typed by the injector's own schema (``label=0`` stays the text '0' for a str parameter).
+
+    Values are only converted here; ``Param.check`` (the same check markers and ``inject()`` go
+    through) refuses what is not allowed, NaN and infinity included.
+    """
+    from pytest_mlchaos.incidents import builtin_registry
+
+    schema = {p.name: p for p in builtin_registry().get(kind, mode).params}
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"--param {item!r} is not of the form KEY=VALUE")
+        params[key] = schema[key].from_text(value) if key in schema else _param_value(value)
+    return params
 
 
 def cmd_incident(args: argparse.Namespace) -> int:
@@ -221,13 +240,8 @@ def cmd_incident(args: argparse.Namespace) -> int:
     from .chaos import project
 
     root = _env(args)
-    params = {}
-    for item in args.param:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CliError(f"--param {item!r} is not of the form KEY=VALUE")
-        params[key] = _param_value(value)
     try:
+        params = _incident_params(args.kind, args.mode, args.param)
         incident = Incident(args.kind, args.mode, params, args.target, args.seed)
         injection = inject(root, incident, artifacts=project.artifacts(root), dry_run=args.dry_run,
                            run_stage=lambda stage: project.run_stage(root, stage))

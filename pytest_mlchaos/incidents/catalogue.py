@@ -15,6 +15,8 @@ def describe(registry: IncidentRegistry) -> str:
         for mode in modes:
             injector = registry.get(kind, mode)
             lines.append(f"  @pytest.mark.incident({kind!r}, mode={mode!r}{_call_args(injector)}): {injector.summary()}")
+            if injector.formats:
+                lines.append(f"      files: {injector.formats}")
             for param in injector.params:
                 lines.append(f"      {describe_param(param)}")
         lines.append("")

@@ -7,16 +7,19 @@ and ``model_versions``), as a person or a script using the MLflow API would leav
 
 from __future__ import annotations
 
+import pickletools
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..modelfiles import load_model, model_format, save_model
 from ._files import RoleInjector, require_files, write_atomic
 from .registry import IncidentRegistry, InjectionContext, Injector
 from .spec import Incident, IncidentError, Param
 
 STAGE_DELETED_INTERNAL = "Deleted_Internal"  # what MlflowClient.delete_model_version leaves in model_versions
+MODEL_FILES = "any model file as bytes: pickle, joblib, skops or opaque"
 
 
 class _ModelFile(RoleInjector):
@@ -34,34 +37,68 @@ class Delete(_ModelFile):
     """The model file deleted (a cleanup job, a lost volume, an overwritten deploy directory)."""
 
     kind, mode = "model_loss", "delete"
+    formats = MODEL_FILES
 
-    def damage(self, ctx, incident, path):
+    def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         path.unlink()
         return f"deleted {ctx.rel(path)}"
 
 
 class Corrupt(_ModelFile):
-    """Bytes of the model file overwritten with garbage (a torn write, a bad block); same size."""
+    """Bytes of the model file overwritten with garbage (a torn write, a bad block); same size.
+
+    ``where='header'`` hits what a loader reads first, so a pickle, joblib or skops file fails to load:
+    byte 0 of a pickle stream (made an invalid opcode), the end-of-central-directory record of a skops
+    zip. Opaque files are overwritten from byte 0.
+    """
 
     kind, mode = "model_loss", "corrupt"
     params = (
         Param("nbytes", int, 64, doc="how many bytes are overwritten", low=1, high=1 << 30, severity=True),
-        Param("where", str, "header", doc="header: from byte 0, so loading fails; random: at a seeded offset, may load silently",
-              choices=("header", "random")),
+        Param("where", str, "header", doc="header: where loading starts (byte 0; a skops zip's directory record at its "
+              "end), so loading fails; random: at a seeded offset, may load silently", choices=("header", "random")),
     )
+    formats = MODEL_FILES
 
-    def damage(self, ctx, incident, path):
+    def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         data = bytearray(path.read_bytes())
         n = min(incident.param("nbytes"), len(data))
         if n == 0:
             raise IncidentError(f"{self.where()}: {path.name} is empty; nothing to overwrite")
-        start = 0 if incident.param("where") == "header" else ctx.rng.randrange(0, len(data) - n + 1)
-        garbage = ctx.rng.randbytes(n)
-        if garbage == bytes(data[start:start + n]):
-            garbage = bytes(b ^ 0xFF for b in garbage)
+        fmt = model_format(path)
+        header = incident.param("where") == "header"
+        start = _header_start(data, fmt, n) if header else ctx.rng.randrange(0, len(data) - n + 1)
+        garbage = bytearray(ctx.rng.randbytes(n))
+        if garbage == data[start:start + n]:
+            garbage = bytearray(b ^ 0xFF for b in garbage)
+        if header:
+            _make_unloadable(garbage, data, start, fmt, ctx.rng)
         data[start:start + n] = garbage
         write_atomic(path, bytes(data))
-        return f"overwrote {n} bytes of {ctx.rel(path)} at offset {start} (size unchanged)"
+        return f"overwrote {n} bytes of {ctx.rel(path)} ({fmt}) at offset {start} (size unchanged)"
+
+
+# Bytes that start no pickle opcode nor a compressed joblib file: a stream starting with one cannot load.
+_NOT_A_PICKLE_START = sorted(set(range(256)) - {ord(op.code) for op in pickletools.opcodes} - {0x1F, 0x42, 0xFD, 0x04, 0x5A, 0x78})
+_ZIP_END = b"PK\x05\x06"  # signature of a zip's end-of-central-directory record
+
+
+def _header_start(data: bytearray, fmt: str, n: int) -> int:
+    """Where ``where='header'`` overwrites: byte 0, or (skops) at or before the zip's end record, within the file."""
+    if fmt != "skops":
+        return 0
+    end = data.rfind(_ZIP_END)
+    return max(0, min(end, len(data) - n))
+
+
+def _make_unloadable(garbage: bytearray, data: bytearray, start: int, fmt: str, rng: Any) -> None:
+    """Make sure the overwritten bytes break loading, not merely probably (random bytes may be valid opcodes)."""
+    if fmt in ("pickle", "joblib"):
+        garbage[0] = rng.choice(_NOT_A_PICKLE_START)
+    elif fmt == "skops":
+        at = data.rfind(_ZIP_END) - start
+        if 0 <= at < len(garbage) and garbage[at] == _ZIP_END[0]:
+            garbage[at] ^= 0xFF
 
 
 class Truncate(_ModelFile):
@@ -69,8 +106,9 @@ class Truncate(_ModelFile):
 
     kind, mode = "model_loss", "truncate"
     params = (Param("fraction", float, 0.5, doc="share of the bytes kept", low=0.0, low_open=True, high=1.0, high_open=True),)
+    formats = MODEL_FILES
 
-    def damage(self, ctx, incident, path):
+    def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         data = path.read_bytes()
         if len(data) < 2:
             raise IncidentError(f"{self.where()}: {path.name} has {len(data)} byte(s); nothing to cut")
@@ -80,7 +118,12 @@ class Truncate(_ModelFile):
 
 
 class WrongModel(_ModelFile):
-    """A valid but worse model swapped in (a bad merge, a mixed-up artifact): it loads and predicts, metrics drop."""
+    """A valid but worse model swapped in (a bad merge, a mixed-up artifact): it loads and predicts, metrics drop.
+
+    Written in the serialisation the original uses (pickle, joblib with its compressor, skops), so the
+    project's own loader reads it. Opaque files are refused. A skops file takes ``pruned`` only: the
+    ``degraded`` wrapper is a type its loader does not trust.
+    """
 
     kind, mode = "model_loss", "wrong_model"
     params = (
@@ -90,19 +133,40 @@ class WrongModel(_ModelFile):
               low=0.0, low_open=True, high=1.0),
         Param("trees", int, 1, doc="pruned: trees kept", low=1),
     )
+    formats = "pickle, joblib, skops model files (written back in the same serialisation); not opaque files"
 
-    def damage(self, ctx, incident, path):
-        import joblib
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
+        chosen = super().targets(ctx, incident)
+        for rel in chosen:
+            path = ctx.path(rel)
+            if path.is_file() and model_format(path) == "opaque":
+                raise IncidentError(f"{self.where()}: {rel} is not a pickle, joblib or skops file (opaque bytes that only "
+                                    "the project's own code reads), so no worse model can be written in its format; "
+                                    "modes that apply to it as bytes: corrupt, truncate, delete")
+        return chosen
 
+    def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
+        fmt = model_format(path)
         try:
-            model = joblib.load(path)
+            model = load_model(path, fmt)
         except Exception as exc:
-            raise IncidentError(f"{self.where()}: {ctx.rel(path)} does not load with joblib ({type(exc).__name__}: {exc})") from exc
+            raise IncidentError(f"{self.where()}: {ctx.rel(path)} does not load as {fmt} ({type(exc).__name__}: {exc})") from exc
+        model, how = self.worsen(ctx, incident, model, fmt, ctx.rel(path))
+        tmp = path.with_name(f".{path.name}.mlchaos-model")
+        try:
+            save_model(model, tmp, fmt, like=path)
+            write_atomic(path, tmp.read_bytes())
+        finally:
+            tmp.unlink(missing_ok=True)
+        return f"swapped {ctx.rel(path)} for a worse model ({fmt}): {how}"
+
+    def worsen(self, ctx: InjectionContext, incident: Incident, model: Any, fmt: str, rel: str) -> tuple[Any, str]:
+        """The worse model and how it is worse: a pruned forest, else (not skops) the degraded wrapper."""
         variant = incident.param("variant")
         forest = _forest(model)
         if variant == "pruned" and forest is None:
             raise IncidentError(f"{self.where()}: variant='pruned' needs a forest (an estimator with estimators_), "
-                                f"{ctx.rel(path)} holds {type(model).__name__}; allowed variants: auto, degraded")
+                                f"{rel} holds {type(model).__name__}; allowed variants: auto, degraded")
         trees = incident.param("trees")
         if variant == "pruned" and len(forest.estimators_) <= trees:
             raise IncidentError(f"{self.where()}: parameter trees={trees} must be below the forest's "
@@ -111,18 +175,17 @@ class WrongModel(_ModelFile):
             kept = sorted(ctx.rng.sample(range(len(forest.estimators_)), trees))
             forest.estimators_ = [forest.estimators_[i] for i in kept]
             forest.n_estimators = trees
-            how = f"{type(model).__name__} with its forest cut to {trees} tree(s) (trees {kept})"
-        else:
-            from ._degraded import DegradedModel
+            return model, f"{type(model).__name__} with its forest cut to {trees} tree(s) (trees {kept})"
+        if fmt == "skops":
+            raise IncidentError(f"{self.where()}: {rel} is a skops file; variant {variant!r} would wrap {type(model).__name__} "
+                                "in a class its skops loader does not trust, so it would fail to load instead of scoring "
+                                "worse; a skops model takes variant='pruned' (a forest with more trees than trees=), "
+                                "or use mode 'corrupt'")
+        from ._degraded import DegradedModel
 
-            fraction = incident.param("fraction")
-            model = DegradedModel(model, fraction, ctx.rng.getrandbits(32))
-            how = f"{type(model.inner).__name__} wrapped so that {fraction:.0%} of its predictions are wrong"
-        tmp = path.with_name(path.name + ".mlchaos-tmp")
-        joblib.dump(model, tmp)
-        write_atomic(path, tmp.read_bytes())
-        tmp.unlink()
-        return f"swapped {ctx.rel(path)} for a worse model: {how}"
+        fraction = incident.param("fraction")
+        return DegradedModel(model, fraction, ctx.rng.getrandbits(32)), \
+            f"{type(model).__name__} wrapped so that {fraction:.0%} of its predictions are wrong"
 
 
 def _forest(model: Any) -> Any:

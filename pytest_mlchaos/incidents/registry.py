@@ -60,6 +60,7 @@ class Injector:
     mode: ClassVar[str]
     params: ClassVar[tuple[Param, ...]] = ()
     default_target: ClassVar[str | None] = None  # role or path used when the incident names none
+    formats: ClassVar[str] = ""  # which files it works on, for the catalogue (empty: not file-specific)
 
     @classmethod
     def summary(cls) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -151,15 +152,21 @@ class Param:
             return ""
         lo = "-inf" if self.low is None else repr(self.low)
         hi = "inf" if self.high is None else repr(self.high)
-        return f"{'(' if self.low_open else '['}{lo}, {hi}{')' if self.high_open else ']'}"
+        opening = "(" if self.low_open or self.low is None else "["
+        closing = ")" if self.high_open or self.high is None else "]"
+        return f"{opening}{lo}, {hi}{closing}"
 
     def type_name(self) -> str:
         return _TYPE_NAMES.get(self.type, getattr(self.type, "__name__", str(self.type)))
 
     def check(self, value: Any, where: str, available: Mapping[str, Iterable[Any]] | None = None) -> Any:
-        """Return ``value`` coerced to the parameter's type, or raise IncidentError naming it."""
+        """Return ``value`` coerced to the parameter's type, or raise IncidentError naming it.
+
+        The one place every path (markers, ``inject()``, ``mlops incident --param``) validates a value.
+        """
         if self.type is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        self._refuse_non_finite(value, where)
         if self.type is not bool and isinstance(value, bool) or not isinstance(value, self.type):
             raise IncidentError(
                 f"{where}: parameter {self.name}={value!r} must be of type {self.type_name()}"
@@ -179,6 +186,30 @@ class Param:
         if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
             raise IncidentError(f"{where}: parameter {self.name}={value!r} is out of range {self.describe_range()}")
         return value
+
+    def _refuse_non_finite(self, value: Any, where: str) -> None:
+        """NaN and infinity compare false with every bound, so they would slip past the range check."""
+        if self.type not in (int, float) or not isinstance(value, float) or math.isfinite(value):
+            return
+        if self.type is int:
+            what = "an integer"
+        else:
+            what = "a number" if math.isnan(value) else "a finite number"
+        rng = self.describe_range()
+        raise IncidentError(f"{where}: parameter {self.name}={value!r} is not {what}" + (f" in {rng}" if rng else ""))
+
+    def from_text(self, text: str) -> Any:
+        """``text`` (a command-line value) as this parameter's type; what cannot convert is passed on for ``check`` to name."""
+        if self.type is str:
+            return text
+        if self.type is bool:
+            return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.strip().lower(), text)
+        for cast in ((int, float) if self.type is int else (self.type,)):
+            try:
+                return cast(text)
+            except (TypeError, ValueError):
+                continue
+        return text
 
 
 @dataclass(frozen=True)

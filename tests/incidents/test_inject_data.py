@@ -210,9 +210,11 @@ def test_quoted_csv_round_trips_untouched_fields(tmp_path: Path) -> None:
     assert sum(a[3] != b[3] for a, b in zip(after[1:], rows[1:])) == 100
 
 
-def test_csv_modes_refuse_a_binary_file_and_name_the_modes_that_work(env: Path) -> None:
+def test_value_modes_refuse_a_model_file_and_name_the_byte_modes_that_apply(env: Path) -> None:
     before = digest(env / "models/model.joblib")
-    with pytest.raises(IncidentError, match="not a text CSV.*truncate, bitflip, delete"):
+    with pytest.raises(IncidentError, match=r"models/model.joblib is a joblib model file; noise edits the cells of CSV/TSV, "
+                                            r"Parquet and JSON Lines tables only. Modes that apply to it as bytes: "
+                                            r"bitflip, truncate, delete$"):
         run(env, "noise", target="models/model.joblib")
     assert digest(env / "models/model.joblib") == before
 

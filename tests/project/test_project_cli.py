@@ -140,6 +140,36 @@ def test_incident_injects_through_the_plugin_api_and_recover_repairs_it(env: Pat
     assert tree_digests(env) == before
 
 
+@pytest.mark.parametrize(("mode", "param", "message"), [
+    ("noise", "fraction=nan", "parameter fraction=nan is not a number in (0.0, 1.0]"),
+    ("missing_values", "fraction=inf", "parameter fraction=inf is not a finite number in (0.0, 1.0]"),
+    ("bitflip", "flips=inf", "parameter flips=inf is not an integer in [1, 1000000]"),
+    ("bitflip", "flips=-Infinity", "parameter flips=-inf is not an integer in [1, 1000000]"),
+])
+def test_incident_refuses_nan_and_infinity_as_one_line_naming_the_value(env: Path, capsys: pytest.CaptureFixture[str],
+                                                                        mode: str, param: str, message: str) -> None:
+    before = tree_digests(env)
+    code, _, err = run(capsys, "-C", str(env), "incident", "data_corruption", "--mode", mode, "--param", param)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert tree_digests(env) == before
+
+
+def test_incident_refuses_a_nan_hang_instead_of_injecting_another_fault(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree_digests(env)
+    code, _, err = run(capsys, "-C", str(env), "incident", "pipeline_failure", "--mode", "hang", "--param", "seconds=nan")
+    assert code == 2 and "parameter seconds=nan is not a number in (0.0, 600.0]" in err
+    assert tree_digests(env) == before
+
+
+def test_incident_params_are_typed_by_the_injectors_schema(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``column=0`` stays the text '0' (a column index) for a str parameter; it used to become the int 0 and be refused."""
+    code, out, err = run(capsys, "-C", str(env), "incident", "data_corruption", "--mode", "schema_drift",
+                         "--param", "change=drop", "--param", "column=0", "--seed", "1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["incident"]["params"]["column"] == "0"
+    assert "dropped column 'age'" in json.loads(out)["description"]
+
+
 def test_incident_refuses_an_unknown_mode(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = tree_digests(env)
     code, _, err = run(capsys, "-C", str(env), "incident", "data_corruption", "--mode", "bogus")
