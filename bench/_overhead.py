@@ -32,8 +32,11 @@ def _incidents():
 
 def run(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
     from project_under_test.chaos import project
-    from pytest_mlchaos.env import HARNESS_DIR, EnvFactory, take_manifest
+    from pytest_mlchaos.containment import check_contained
+    from pytest_mlchaos.env import EnvFactory
+    from pytest_mlchaos.evidence import Evidence
     from pytest_mlchaos.incidents import builtin_registry
+    from pytest_mlchaos.judge import assess
 
     registry = builtin_registry()
     factory = EnvFactory(project, baseline, registry, work / "envs", seed=1)
@@ -48,15 +51,17 @@ def run(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
         t0 = time.perf_counter()
         env = factory(name=f"bench{i}")  # copytree + project.relocate (MLflow paths), as ml_env does
         t1 = time.perf_counter()
-        injection = env.inject(incident)
+        env.inject(incident)
         t2 = time.perf_counter()
-        # the digest half of ChaosEnv.verify: manifest of the tracked files, mismatches, still-damaged files
-        current = env.digests()
-        manifest = env.baseline.manifest
-        mismatched = [rel for rel in manifest if current.get(rel) != manifest[rel]]
-        still = [rel for rel, digest in injection.damaged_digests
-                 if not rel.startswith(HARNESS_DIR) and take_manifest(env.root, [rel]).get(rel) == digest]
-        assert mismatched, (incident, still)  # the damage is there and seen
+        # the plugin's own evidence, without the project's recovery: the environment read when recovery starts
+        # (manifest files, stores, registry), the containment check before and after, the second reading, the
+        # comparison with the manifest
+        check_contained(env.root, "before recovery")
+        before = env.observe()
+        check_contained(env.root, "after recovery")
+        after = env.observe()
+        findings = assess(Evidence("bench", (incident,), baseline.manifest, before=before, after=after))
+        assert findings.mismatched and findings.still_damaged, incident  # the damage is there and seen
         t3 = time.perf_counter()
         env.remove()
         t4 = time.perf_counter()
@@ -73,14 +78,50 @@ def run(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
     ratios = [t / c for t, c in zip(parts["total"], parts["copytree"])]
     size = sum(p.stat().st_size for p in baseline.root.rglob("*") if p.is_file())
     files = sum(1 for p in baseline.root.rglob("*") if p.is_file())
+    manifest = baseline.manifest
     return [
         Figure(GROUP, "clone+inject+verify+remove, median", parts["total"], target=0.100,
                note=f"incidents rotate: {', '.join(i.kind + '/' + i.mode for i in incidents)}; "
-                    f"baseline {files} files, {size / 1e6:.1f} MB"),
+                    f"baseline {files} files, {size / 1e6:.1f} MB; manifest {len(manifest.files)} artifacts, "
+                    f"{len(manifest.stores)} store files, {len(manifest.registries)} registries"),
         Figure(GROUP, "overhead / shutil.copytree of the baseline", ratios, unit="x", target=2.0),
         Figure(GROUP, "  clone (copytree + relocate)", parts["clone"]),
         Figure(GROUP, "  inject", parts["inject"]),
-        Figure(GROUP, "  verify (digests vs manifest)", parts["verify"]),
+        Figure(GROUP, "  evidence (2 readings + containment + compare)", parts["verify"]),
         Figure(GROUP, "  remove", parts["remove"]),
         Figure(GROUP, "  shutil.copytree alone", parts["copytree"]),
+        *recomputation(baseline, work, factory, n),
     ]
+
+
+def recomputation(baseline, work: Path, factory, n: int) -> list[Figure]:
+    """What judging a recovery costs when something differs from the baseline: the plugin evaluates on its own
+    copy (the baseline's holdout, metrics files removed), and retrains when a training input changed."""
+    from project_under_test.chaos import project
+    from pytest_mlchaos.evaluation import judged_evaluations
+
+    cases = {
+        "bit-exact: evaluate the environment itself": lambda root: None,
+        "metrics file differs: evaluate a judging copy": lambda root: (root / "metrics.json").write_text("{}"),
+        "training split differs: judging copy + retrain": lambda root: _drop_last_row(root / "data/processed/train.csv"),
+    }
+    figures = []
+    for name, change in cases.items():
+        samples = []
+        for i in range(n + 1):
+            env = factory(name=f"judge{i}")
+            change(env.root)
+            after = env.observe()
+            start = time.perf_counter()
+            evaluations, _ = judged_evaluations(project, env.root, baseline, after, env.root.with_name(env.root.name + ".j"))
+            if i:  # the first one warms the project's imports
+                samples.append(time.perf_counter() - start)
+            env.remove()
+        figures.append(Figure(GROUP, f"  judging: {name}", samples,
+                              note=f"{len(evaluations)} evaluation(s): " + "; ".join(e.label for e in evaluations)))
+    return figures
+
+
+def _drop_last_row(path: Path) -> None:
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-1]))

@@ -63,6 +63,7 @@ def cached(work: Path, n: int, cold_runs: int, warmup: int = 1) -> tuple[list[Fi
             warm_start.append(marks.get("sessionstart", float("nan")))
             warm_setup.append(marks.get("first_call", float("nan")) - marks.get("first_setup", float("nan")))
     speedups = [c / w for c, w in zip(sorted(cold_first), sorted(warm_first))] if cold_first else []
+    verify = _verify_template(warm_cache, n)
     figures = [
         Figure(G6, "warm: spawn -> first chaos test body", warm_first, target=2.0,
                note="wall time from starting `pytest --mlchaos` to the first test's call phase (after its "
@@ -76,8 +77,31 @@ def cached(work: Path, n: int, cold_runs: int, warmup: int = 1) -> tuple[list[Fi
                note="includes the project's own detect/recover/evaluate (its first sklearn import)"),
         Figure(G6, "  cold: whole one-test run (spawn -> exit)", cold_total),
         Figure(G6, "  cold / warm, whole run", [_med(cold_total) / _med(warm_total)], unit="x"),
+        Figure(G6, "cached template verified against its manifest", verify,
+               note="before the first clone of a run: every artifact, store file and registry entry hashed "
+                    "(in a fresh interpreter state: nothing in the digest cache)"),
+        Figure(G6, "verification / warm one-test run", [v / _med(warm_total) for v in verify], unit="x", target=0.05),
     ]
     return figures, warm_cache
+
+
+def _verify_template(cache: Path, n: int) -> list[float]:
+    """Seconds to verify the cached template in ``cache`` as a session does before its first clone."""
+    from project_under_test.chaos import project
+    from pytest_mlchaos.env import verify_template
+    from pytest_mlchaos.session import baseline_key
+
+    (store,) = stores(cache)[:1] or (None,)
+    if store is None:
+        return []
+    samples = []
+    for _ in range(max(n, 3)):
+        start = time.perf_counter()
+        baseline, why = verify_template(project, store, baseline_key(project))
+        samples.append(time.perf_counter() - start)
+        if baseline is None:
+            raise RuntimeError(f"the warm cache's template did not verify: {why}")
+    return samples
 
 
 def parallel(cache: Path, n: int, select: list[str] | None = None) -> list[Figure]:

@@ -51,6 +51,7 @@ class DigestCache:
 
     def __init__(self) -> None:
         self._known: dict[str, tuple[_StatKey, str]] = {}
+        self._answers: dict[tuple[str, ...], tuple[tuple[_StatKey | None, ...], Any]] = {}
 
     def digest(self, path: Path) -> str | None:
         """The digest of ``path``, or None when it is missing or not a file."""
@@ -70,6 +71,16 @@ class DigestCache:
         value = file_digest(Path(name))
         if _stat_key(os.lstat(name)) == key:  # unchanged while it was read
             self._known[name] = (key, value)
+        return value
+
+    def answer(self, files: tuple[Path, ...], question: tuple[str, ...], ask: Any) -> Any:
+        """``ask()``'s answer about ``files``, reused while none of them changes (a missing file counts as a state)."""
+        keys = tuple(_stat_key(os.stat(f)) if os.path.exists(f) else None for f in files)
+        known = self._answers.get(question)
+        if known is not None and known[0] == keys:
+            return known[1]
+        value = ask()
+        self._answers[question] = (keys, value)
         return value
 
     def seed(self, path: Path, digest: str) -> None:
@@ -132,11 +143,8 @@ def _local_path(location: str) -> Path | None:
     return None
 
 
-def served_model(root: Path, db_rel: str, model: str, alias: str | None, cache: DigestCache) -> Served:
-    """Read what the registry database ``root/db_rel`` serves for ``model`` (read-only, with ``sqlite3``)."""
-    db = root / db_rel
-    if not db.is_file():
-        return Served(problem=f"{db_rel} is missing")
+def _query(db: Path, db_rel: str, model: str, alias: str | None) -> Served | tuple[int, tuple[Any, ...] | None]:
+    """The version behind ``alias`` (or the latest) and its row, or a ``Served`` saying why there is none."""
     try:
         conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
         try:
@@ -156,6 +164,19 @@ def served_model(root: Path, db_rel: str, model: str, alias: str | None, cache: 
             conn.close()
     except sqlite3.Error as exc:
         return Served(problem=f"{db_rel} does not open as a registry: {exc}")
+    return version, (tuple(found) if found is not None else None)
+
+
+def served_model(root: Path, db_rel: str, model: str, alias: str | None, cache: DigestCache) -> Served:
+    """Read what the registry database ``root/db_rel`` serves for ``model`` (read-only, with ``sqlite3``)."""
+    db = root / db_rel
+    if not db.is_file():
+        return Served(problem=f"{db_rel} is missing")
+    db_files = (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-journal"))
+    answer = cache.answer(db_files, ("registry", str(db), model, alias or ""), lambda: _query(db, db_rel, model, alias))
+    if isinstance(answer, Served):
+        return answer
+    version, found = answer
     if found is None or found[2] == "Deleted_Internal":
         return Served(version, problem=f"{db_rel}: {model!r} version {version} is deleted")
     path = _local_path(found[0] or found[1] or "")

@@ -61,9 +61,13 @@ class MLProject(Protocol):
       stores, trained and registered model) into the empty directory ``root``.
     - ``relocate(root, old_root)``: fix up a copy of an environment made from ``old_root``
       (absolute paths in databases, configs). Called after every clone.
-    - ``artifacts(root)``: the ``Artifacts`` map of the environment.
-    - ``evaluate(root)``: metric name -> value (higher is better unless the project's
-      ``lower_is_better`` says otherwise), re-computed from the environment's files.
+    - ``artifacts(root)``: the ``Artifacts`` map of the environment: data, models, stages,
+      which files are sources (must come back bit-exact), the holdout, the stores.
+    - ``evaluate(root)``: metric name -> value, computed from the environment's files by the
+      project's own evaluation code (never read from a metrics file: the plugin deletes those
+      before it evaluates a recovery). Higher is better unless the optional attribute
+      ``lower_is_better`` (names) or the metric's conventional name (``rmse``, ``loss``, ...)
+      says otherwise; an optional ``higher_is_better`` overrides the conventions.
     - ``detect(root)``: human-readable problems found (empty when healthy).
     - ``recover(root, incidents)``: let the system's recovery manager repair the
       environment; returns its own account as a ``RecoveryResult``.
