@@ -8,6 +8,18 @@ HERE = Path(__file__).parent
 
 
 @pytest.fixture
+def use_project(pytester: pytest.Pytester):
+    """``use_project(spec, *ini_lines)``: a pytester whose ``mlchaos_project`` is ``spec`` (modules from tests/plugin)."""
+
+    def use(spec: str, *ini: str) -> pytest.Pytester:
+        lines = [f"mlchaos_project = {spec}", f"pythonpath = {HERE}", *ini]
+        pytester.makeini("[pytest]\n" + "\n".join(lines) + "\n")
+        return pytester
+
+    return use
+
+
+@pytest.fixture
 def chaos(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester whose project is the toy ML project (tests/plugin/toyml.py)."""
     pytester.makeini(f"[pytest]\nmlchaos_project = toyml:project\npythonpath = {HERE}\n")

@@ -11,12 +11,7 @@ import pytest
 
 from pytest_mlchaos.report import comparable
 
-HERE = Path(__file__).parent
 
-
-def use(pytester: pytest.Pytester, spec: str, *ini: str) -> pytest.Pytester:
-    pytester.makeini("[pytest]\n" + "\n".join([f"mlchaos_project = {spec}", f"pythonpath = {HERE}", *ini]) + "\n")
-    return pytester
 
 
 BROKEN_SUITE = """
@@ -59,8 +54,8 @@ EXPECTED_ERRORS = {
 
 
 @pytest.fixture
-def broken(pytester: pytest.Pytester) -> pytest.Pytester:
-    use(pytester, "toybroken:fragile")
+def broken(pytester: pytest.Pytester, use_project) -> pytest.Pytester:
+    use_project("toybroken:fragile")
     pytester.makepyfile(test_broken=BROKEN_SUITE)
     return pytester
 
@@ -101,10 +96,10 @@ def test_errors_reach_the_report_the_same_way_under_xdist(broken: pytest.Pyteste
 
 
 def test_a_symlink_out_of_the_environment_stops_recovery_before_it_writes_through_it(
-        pytester: pytest.Pytester) -> None:
+        pytester: pytest.Pytester, use_project) -> None:
     outside = pytester.path / "precious.txt"
     outside.write_text("not the sandbox's to touch\n")
-    use(pytester, "toyml:project")
+    use_project("toyml:project")
     pytester.makepyfile(f"""
         import os, pytest
 
@@ -125,10 +120,10 @@ def test_a_symlink_out_of_the_environment_stops_recovery_before_it_writes_throug
     assert record["attempts"] == [] and record["strategy"] is None
 
 
-def test_a_recovery_that_leaves_a_link_out_of_the_environment_fails(pytester: pytest.Pytester,
+def test_a_recovery_that_leaves_a_link_out_of_the_environment_fails(pytester: pytest.Pytester, use_project,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLCHAOS_TEST_OUTSIDE", str(pytester.path / "elsewhere.csv"))
-    use(pytester, "toybroken:escaping")
+    use_project("toybroken:escaping")
     pytester.makepyfile("""
         import pytest
 
@@ -142,9 +137,9 @@ def test_a_recovery_that_leaves_a_link_out_of_the_environment_fails(pytester: py
                                  "data/shortcut.csv -> *elsewhere.csv*escaped the sandbox*"])
 
 
-def test_metrics_the_recovery_wrote_are_never_read(pytester: pytest.Pytester) -> None:
+def test_metrics_the_recovery_wrote_are_never_read(pytester: pytest.Pytester, use_project) -> None:
     """A project whose evaluate() reads metrics.json: in the plugin's judging copy that file is gone."""
-    use(pytester, "toybroken:lazy_metrics")
+    use_project("toybroken:lazy_metrics")
     pytester.makepyfile("""
         import pytest
 
@@ -188,8 +183,8 @@ def flip_a_bit(path: Path) -> None:
         (store / "mlchaos-baseline.json").read_text().replace('"data/data.csv": "', '"data/data.csv": "0', 1)),
      "its manifest does not match the digest recorded beside it"),
 ], ids=["data-file", "backup", "manifest-record"])
-def test_a_damaged_cached_baseline_is_rebuilt_with_the_reason(pytester: pytest.Pytester, damage, why: str) -> None:
-    use(pytester, "toyml:project")
+def test_a_damaged_cached_baseline_is_rebuilt_with_the_reason(pytester: pytest.Pytester, use_project, damage, why: str) -> None:
+    use_project("toyml:project")
     pytester.makepyfile(SIMPLE)
     first = pytester.runpytest("--mlchaos")
     first.assert_outcomes(passed=1)

@@ -11,13 +11,9 @@ HERE = Path(__file__).parent
 README = HERE.parents[1] / "README.md"
 
 
-def use(pytester: pytest.Pytester, spec: str) -> pytest.Pytester:
-    pytester.makeini(f"[pytest]\nmlchaos_project = {spec}\npythonpath = {HERE}\n")
-    return pytester
 
-
-def test_a_class_given_as_the_project_is_instantiated(pytester: pytest.Pytester) -> None:
-    use(pytester, "toyml:ToyProject")
+def test_a_class_given_as_the_project_is_instantiated(pytester: pytest.Pytester, use_project) -> None:
+    use_project("toyml:ToyProject")
     pytester.makepyfile("""
         import pytest
 
@@ -48,8 +44,8 @@ def test_a_project_that_cannot_be_made_is_a_usage_error(pytester: pytest.Pyteste
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
-def test_the_session_fixtures_skip_without_mlchaos(pytester: pytest.Pytester) -> None:
-    use(pytester, "toyml:project")
+def test_the_session_fixtures_skip_without_mlchaos(pytester: pytest.Pytester, use_project) -> None:
+    use_project("toyml:project")
     pytester.makepyfile("""
         def test_factory(ml_env_factory):
             pass
@@ -62,8 +58,8 @@ def test_the_session_fixtures_skip_without_mlchaos(pytester: pytest.Pytester) ->
     result.stdout.fnmatch_lines(["*needs --mlchaos*"])
 
 
-def test_the_factory_judges_by_the_runs_thresholds_metrics_strictness_and_mttr_budget(pytester: pytest.Pytester) -> None:
-    use(pytester, "toyml:project")
+def test_the_factory_judges_by_the_runs_thresholds_metrics_strictness_and_mttr_budget(pytester: pytest.Pytester, use_project) -> None:
+    use_project("toyml:project")
     pytester.makepyfile("""
         from pytest_mlchaos.incidents import Incident
 
@@ -87,15 +83,15 @@ def readme_block(marker: str) -> str:
 
 
 @pytest.mark.parametrize("marker", ["incident_sequences", "ChaosMachine"])
-def test_the_readme_hypothesis_examples_pass_as_written(pytester: pytest.Pytester, marker: str) -> None:
-    use(pytester, "toyml:project")
+def test_the_readme_hypothesis_examples_pass_as_written(pytester: pytest.Pytester, use_project, marker: str) -> None:
+    use_project("toyml:project")
     pytester.makepyfile(test_readme=readme_block(marker))
     result = pytester.runpytest("--mlchaos", "-p", "no:randomly")
     result.assert_outcomes(passed=1)
 
 
-def test_stacked_markers_are_injected_top_first_and_replayed_in_that_order(pytester: pytest.Pytester) -> None:
-    use(pytester, "toyml:noop_project")
+def test_stacked_markers_are_injected_top_first_and_replayed_in_that_order(pytester: pytest.Pytester, use_project) -> None:
+    use_project("toyml:noop_project")
     pytester.makepyfile("""
         import pytest
 
@@ -113,8 +109,8 @@ def test_stacked_markers_are_injected_top_first_and_replayed_in_that_order(pytes
                                  "*@pytest.mark.incident('model_loss', mode='truncate', *)"])
 
 
-def test_an_unrecovered_failure_lists_what_is_still_damaged(pytester: pytest.Pytester) -> None:
-    use(pytester, "toyml:honest_fail_project")
+def test_an_unrecovered_failure_lists_what_is_still_damaged(pytester: pytest.Pytester, use_project) -> None:
+    use_project("toyml:honest_fail_project")
     pytester.makepyfile("""
         import pytest
 
@@ -129,8 +125,8 @@ def test_an_unrecovered_failure_lists_what_is_still_damaged(pytester: pytest.Pyt
                                  "*still damaged (as the incident left it): models/model.pkl (missing)"])
 
 
-def test_the_replay_line_keeps_the_expectation(pytester: pytest.Pytester) -> None:
-    use(pytester, "toyml:project")
+def test_the_replay_line_keeps_the_expectation(pytester: pytest.Pytester, use_project) -> None:
+    use_project("toyml:project")
     pytester.makepyfile("""
         import pytest
 

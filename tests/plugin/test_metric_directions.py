@@ -4,13 +4,9 @@ gated metric names are checked against the baseline before any test runs."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import pytest
 
 from pytest_mlchaos.gate import Directions, ThresholdError, conventionally_lower, resolve_metric_names
-
-HERE = Path(__file__).parent
 
 TEST = """
 import pytest
@@ -22,12 +18,11 @@ def test_model_lost(ml_env):
 
 
 @pytest.fixture
-def regression(pytester: pytest.Pytester):
+def regression(pytester: pytest.Pytester, use_project):
     """``regression(project, metrics, *ini_lines)``: run the toy regression project's one incident test."""
 
     def run(project: str, metrics: str, *ini: str, args: tuple[str, ...] = ()) -> tuple[pytest.RunResult, dict]:
-        lines = [f"mlchaos_project = toyreg:{project}", f"mlchaos_metrics = {metrics}", f"pythonpath = {HERE}", *ini]
-        pytester.makeini("[pytest]\n" + "\n".join(lines) + "\n")
+        use_project(f"toyreg:{project}", f"mlchaos_metrics = {metrics}", *ini)
         pytester.makepyfile(TEST)
         report = pytester.path / "report.json"
         result = pytester.runpytest("--mlchaos", "--mlchaos-seed=1", f"--mlchaos-report={report}", *args)
