@@ -101,6 +101,7 @@ def assess(evidence: Evidence) -> Findings:
                 lossy.append(f"{rel}: every copy was destroyed; recovered content: {change}")
         elif now is None:
             missing.append(rel)
+    blamed = {r.split(" (")[0] for r in (*still, *replaced)}  # artifacts that did not legitimately move on
     holders: dict[str, list[str]] = {}  # content digest -> the artifacts whose baseline content it is
     for rel, digest in manifest.files.items():
         holders.setdefault(digest, []).append(rel)
@@ -111,8 +112,8 @@ def assess(evidence: Evidence) -> Findings:
         mismatched.append(rel)
         state = "missing" if now is None else "content differs"
         held = holders.get(digest, [])
-        if held and all(after.files.get(h) != digest for h in held):
-            continue  # a copy of content the artifact itself moved on from (judged above, as the artifact)
+        if held and all(after.files.get(h) != digest and h not in blamed for h in held):
+            continue  # a copy of content the artifact itself legitimately moved on from (judged above)
         if before.stores.get(rel) == digest or _copies(digest, before, rel):
             stores.append(f"{rel}: {state} ({manifest.store_kinds.get(rel, 'store')})")
             if now == before.stores.get(rel):

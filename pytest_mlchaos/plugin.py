@@ -128,7 +128,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             reporter.write_line(f"mlchaos: building the baseline of {chaos.project.name} "
                                 "(once; later runs verify and reuse it) ...")
     try:
-        baseline = chaos.get_baseline(chaos.project, root)
+        with warnings.catch_warnings():  # a build's DeprecationWarnings (MLflow, SQLAlchemy) are not the user's to fix
+            warnings.simplefilter("ignore", DeprecationWarning)
+            baseline = chaos.get_baseline(chaos.project, root)
     except Exception as exc:
         raise pytest.UsageError(f"mlchaos: could not build the baseline of {chaos.project.name}: "
                                 f"{type(exc).__name__}: {exc}") from None
