@@ -56,7 +56,7 @@ def ml_baseline(pytestconfig: pytest.Config, mlchaos_project: MLProject,
     the pytest cache, keyed by the project's fingerprint and the installed tool versions.
     """
     session = chaos_session(pytestconfig)
-    if session.project is None:  # the fixture was overridden: name it in the report all the same
+    if session.project is not mlchaos_project:  # the fixture was overridden (it wins): name it in the report
         session.project, session.project_source = mlchaos_project, "mlchaos_project fixture"
     return session.get_baseline(mlchaos_project, _store_root(pytestconfig, tmp_path_factory))
 

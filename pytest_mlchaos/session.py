@@ -68,7 +68,8 @@ class ChaosSession:
         set_active_registry(None)
 
     def resolve_project(self, from_hook: Any) -> MLProject | None:
-        """The project from ``pytest_mlchaos_make_project``, else from the ``mlchaos_project`` ini key."""
+        """The project from ``pytest_mlchaos_make_project``, else from the ``mlchaos_project`` ini key, else the
+        DVC repository pytest runs in (zero configuration)."""
         if self.project is not None:
             return self.project
         if from_hook is not None:
@@ -77,6 +78,12 @@ class ChaosSession:
         elif self.settings.project_spec:
             self.project = load_project(self.settings.project_spec)
             self.project_source = self.settings.project_spec
+        elif self.settings.discovery:
+            from .dvc_project.discover import discover
+
+            found = discover(self.settings.discovery)
+            if found is not None:
+                self.project, self.project_source = found
         return self.project
 
     def get_baseline(self, project: MLProject, store_root: Path) -> Baseline:

@@ -8,9 +8,10 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from .layout import Layout
-from .repo import CACHE_DIR, REMOTE_DIR, _git_env, md5_file, object_path
+from .repo import CACHE_DIR, REMOTE_DIR, git_env, md5_file, object_path
 
 
 # -- damage --------------------------------------------------------------------------------------
@@ -63,8 +64,16 @@ def _object_problem(store: Path, md5: str) -> str | None:
     return None
 
 
-def scan(root: Path, layout: Layout, remote: bool = True) -> Damage:
-    """Hash every locked out, cache object and (if ``remote``) remote object; compare with the lock."""
+def _covers(paths: Sequence[str], rel: str) -> bool:
+    return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in paths)
+
+
+def scan(root: Path, layout: Layout, remote: bool = True, volatile: Sequence[str] = ()) -> Damage:
+    """Hash every locked out, cache object and (if ``remote``) remote object; compare with the lock.
+
+    A ``volatile`` file (a plot, an out that a second run writes differently) only has to be there:
+    its bytes are judged by the metrics, not by the lock.
+    """
     root = Path(root)
     damage = Damage({}, {}, {})
     objects: dict[str, str] = {}  # md5 -> out path, for cached outs
@@ -84,11 +93,11 @@ def scan(root: Path, layout: Layout, remote: bool = True) -> Damage:
                 sub = f"{out.path}/{entry['relpath']}"
                 if out.cached:
                     objects[entry["md5"]] = sub
-                _check_file(root / sub, entry["md5"], sub, damage)
+                _check_file(root / sub, entry["md5"], sub, damage, _covers(volatile, sub))
             continue
         if out.cached:
             objects[out.md5] = out.path
-        _check_file(path, out.md5, out.path, damage)
+        _check_file(path, out.md5, out.path, damage, _covers(volatile, out.path))
     stores = [(root / CACHE_DIR, damage.cache)] + ([(root / REMOTE_DIR, damage.remote)] if remote else [])
     for store, found in stores:
         for md5 in objects:  # every object the lock needs must be there, intact
@@ -102,17 +111,19 @@ def scan(root: Path, layout: Layout, remote: bool = True) -> Damage:
                     found[md5] = "content does not match its md5"
     if remote and not (root / REMOTE_DIR).is_dir():
         damage.remote["*"] = f"remote directory {REMOTE_DIR} is missing"
-    damage.tracked = tracked_damage(root)
+    damage.tracked = tracked_damage(root, layout, volatile)
     damage.locks = stale_locks(root)
     return damage
 
 
-def tracked_damage(root: Path) -> dict[str, str]:
+def tracked_damage(root: Path, layout: Layout | None = None, volatile: Sequence[str] = ()) -> dict[str, str]:
     """git-tracked files (dvc.lock, .dvc files, code, uncached metrics) whose content differs from HEAD.
 
-    Hashed here as git blobs, not taken from ``git status``, which trusts the index's stat data.
+    Hashed here as git blobs, not taken from ``git status``, which trusts the index's stat data. A
+    volatile file may differ; so may ``dvc.lock``, in the hashes of volatile outs (and of the
+    directory outs holding them) only.
     """
-    listing = subprocess.run(["git", "ls-tree", "-r", "-z", "HEAD"], cwd=root, env=_git_env(), capture_output=True,
+    listing = subprocess.run(["git", "ls-tree", "-r", "-z", "HEAD"], cwd=root, env=git_env(root), capture_output=True,
                              check=True).stdout
     damaged = {}
     for entry in filter(None, listing.split(b"\0")):
@@ -127,8 +138,43 @@ def tracked_damage(root: Path) -> dict[str, str]:
             continue
         data = path.read_bytes()
         if hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest() != sha.decode():
+            if _covers(volatile, rel):
+                continue
+            if rel.endswith("dvc.lock") and volatile and layout is not None and _same_lock(
+                    _git_show(root, rel), data, layout, volatile):
+                continue
             damaged[rel] = "differs from git HEAD"
     return damaged
+
+
+def _git_show(root: Path, rel: str) -> bytes:
+    return subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=root, env=git_env(root), capture_output=True,
+                          check=True).stdout
+
+
+def _same_lock(head: bytes, work: bytes, layout: Layout, volatile: Sequence[str]) -> bool:
+    """Whether two ``dvc.lock`` texts differ only in the hashes of volatile outs (or of directories holding one)."""
+    import yaml
+
+    wdirs = {s.name: s.wdir for s in layout.stages}
+
+    def strip(text: bytes) -> object:
+        try:
+            doc = yaml.safe_load(text) or {}
+        except yaml.YAMLError:
+            return None
+        for name, entry in (doc.get("stages") or {}).items():
+            wdir = wdirs.get(name, ".")
+            for section in ("deps", "outs"):
+                for item in entry.get(section) or ():
+                    rel = os.path.normpath(os.path.join(wdir, str(item.get("path", "")))).replace(os.sep, "/")
+                    if _covers(volatile, rel) or any(v.startswith(rel.rstrip("/") + "/") for v in volatile):
+                        for key in ("md5", "size", "nfiles", "hash", "checksum", "etag"):
+                            item.pop(key, None)
+        return doc
+
+    before, after = strip(head), strip(work)
+    return before is not None and before == after
 
 
 def stale_locks(root: Path) -> dict[str, str]:
@@ -164,10 +210,10 @@ def _lock_held(path: Path) -> bool:
     return False
 
 
-def _check_file(path: Path, md5: str, rel: str, damage: Damage) -> None:
+def _check_file(path: Path, md5: str, rel: str, damage: Damage, volatile: bool = False) -> None:
     if not path.is_file():
         damage.workspace[rel] = "missing"
-    elif md5_file(path) != md5:
+    elif not volatile and md5_file(path) != md5:
         damage.workspace[rel] = "md5 differs from dvc.lock"
 
 

@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from .. import failpoints
 from ..project import Attempt, RecoveryResult
 from .damage import Damage, _fixed, _lock_held, _no_worse, scan
 from .layout import Layout, Stage
-from .repo import _ANSI, CACHE_DIR, REMOTE_DIR, REMOTE_NAME, SITE_DIR, _git, _remove, object_path, open_repo
+from .repo import (_ANSI, CACHE_DIR, REMOTE_DIR, REMOTE_NAME, SITE_DIR, _git, _remove, captured_output, object_path,
+                   open_repo, tail)
 
 
 class _Recovery:
     """One recovery run: strategies in order of cost, each recorded as an ``Attempt`` and verified by md5."""
 
-    def __init__(self, root: Path, layout: Layout) -> None:
+    def __init__(self, root: Path, layout: Layout, volatile: Sequence[str] = ()) -> None:
         self.root = root
         self.layout = layout  # read before any repair: the lock recovery must restore
+        self.volatile = tuple(volatile)  # outs judged by metrics: a rebuilt one need not match the lock's bytes
         self.attempts: list[Attempt] = []
+
+    def scan(self) -> Damage:
+        return scan(self.root, self.layout, volatile=self.volatile)
 
     def run(self) -> RecoveryResult:
         start = time.perf_counter()
         lock = self.root / ".dvc/tmp/lock"
         if lock.is_file() and not _lock_held(lock):
             lock.unlink()  # housekeeping: a leftover repo lock file means nothing to DVC, which rewrites it
-        damage = scan(self.root, self.layout)
+        damage = self.scan()
         if damage.clean:
             return RecoveryResult(True, "none", seconds=time.perf_counter() - start,
                                   message="nothing to repair: every out matches dvc.lock")
@@ -60,7 +66,7 @@ class _Recovery:
             action(before)
         except Exception as exc:  # a failed strategy is recorded, and the next one tried
             error = f"{type(exc).__name__}: {_ANSI.sub('', str(exc)).strip()[:300]}"
-        after = scan(self.root, self.layout)
+        after = self.scan()
         fixed = _fixed(before, after)
         ok = error is None and bool(fixed) and _no_worse(before, after)
         if error is None and not ok:
@@ -87,7 +93,7 @@ class _Recovery:
             path = object_path(self.root / CACHE_DIR, md5)
             path.chmod(0o644)
             path.unlink()
-        after = scan(self.root, self.layout)
+        after = self.scan()
         ok = not any(why != "missing" for why in after.cache.values())
         self.attempts.append(Attempt("purge_corrupt_cache", ok, time.perf_counter() - start,
                                      None if ok else "corrupt objects remain: " + ", ".join(after.cache)))
@@ -146,8 +152,7 @@ class _Recovery:
                     if any(d == rel or d.startswith(rel + "/") for d in damage.workspace):
                         _remove(self.root / rel)  # so DVC sees them gone, whatever its state db says
                 failpoints.hit(self.root, stage.name, "write")
-                with open_repo(self.root) as repo:
-                    repo.reproduce(stage.target)
+                reproduce(self.root, stage.target)
 
     def _push(self, damage: Damage) -> None:
         for md5, problem in damage.remote.items():
@@ -157,3 +162,33 @@ class _Recovery:
                 path.unlink()
         with open_repo(self.root) as repo:
             repo.push(remote=REMOTE_NAME)
+
+
+def reproduce(root: Path, target: str | None = None, **kwargs: object) -> None:
+    """``dvc repro`` (of ``target``, else everything) with the stages' output captured: a failure names the
+    stage, its command, and the last lines it printed."""
+    from dvc.exceptions import ReproductionError
+
+    with captured_output() as log:
+        try:
+            with open_repo(root) as repo:
+                if target is None:
+                    repo.reproduce(**kwargs)
+                else:
+                    repo.reproduce(target, **kwargs)
+        except ReproductionError as exc:
+            cause = exc.__cause__ or exc.__context__
+            why = _ANSI.sub("", str(cause)).strip() if cause else ""
+            names = re.findall(r"'([^']+)'", str(exc)) or ["?"]
+            raise StageError(", ".join(n.rpartition(":")[2] for n in names), why, tail(log)) from None
+
+
+class StageError(RuntimeError):
+    """A stage of ``dvc repro`` failed: which one, DVC's reason, and the end of what the stage printed."""
+
+    def __init__(self, stage: str, reason: str, output: str) -> None:
+        self.stage, self.reason, self.output = stage, reason, output
+        text = f"stage {stage!r} failed" + (f": {reason}" if reason else "")
+        if output:
+            text += "\n--- last lines the stage printed ---\n" + output
+        super().__init__(text)

@@ -1,0 +1,33 @@
+"""What the build learned about an environment, kept in it (committed to its git) so that a cached
+baseline and each of its clones know it without rebuilding: outs that a second run wrote differently,
+the stages left out, and what the stages left in MLflow."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+FACTS_FILE = ".dvc/mlchaos.json"
+
+
+@dataclass(frozen=True)
+class Facts:
+    learned_volatile: tuple[str, ...] = ()
+    skipped_stages: tuple[str, ...] = ()
+    mlflow: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, root: Path) -> None:
+        path = Path(root) / FACTS_FILE
+        path.write_text(json.dumps(asdict(self), indent=1, sort_keys=True) + "\n")
+
+    @classmethod
+    def read(cls, root: Path) -> Facts:
+        """The facts of ``root`` (empty ones for an environment built before they were recorded)."""
+        try:
+            data = json.loads((Path(root) / FACTS_FILE).read_text())
+        except (OSError, ValueError):
+            return cls()
+        return cls(tuple(data.get("learned_volatile", ())), tuple(data.get("skipped_stages", ())),
+                   dict(data.get("mlflow") or {}))
