@@ -20,7 +20,7 @@ from ..project import ProjectError
 from .facts import FACTS_FILE, Facts
 from .layout import Layout, Stage
 from .metrics import MEMO, StageRun, deps_key, run_in_scratch
-from .mlflow_store import discover
+from .mlflow_store import record
 from .recovery import StageError, reproduce
 from .repo import MLFLOW_DIR, REMOTE_DIR, REMOTE_NAME, _git, md5_file, open_repo
 from .source import DataOut, SourceTree
@@ -131,7 +131,8 @@ def finish(root: Path, name: str, facts: Facts) -> None:
 
 
 def mlflow_facts(root: Path) -> dict[str, object]:
-    return discover(root)
+    """What the stages left in the environment's MLflow store (and its backup, made here)."""
+    return record(root)
 
 
 def empty_target(root: Path) -> None:

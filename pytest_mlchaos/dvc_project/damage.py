@@ -8,7 +8,7 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from .layout import Layout
 from .repo import CACHE_DIR, REMOTE_DIR, git_env, md5_file, object_path
@@ -24,13 +24,15 @@ class Damage:
     remote: dict[str, str]
     tracked: dict[str, str] = field(default_factory=dict)  # git-tracked files that differ from HEAD
     locks: dict[str, str] = field(default_factory=dict)  # stale DVC lock files
+    stores: dict[str, str] = field(default_factory=dict)  # the MLflow store and its backup
 
     @property
     def clean(self) -> bool:
-        return not (self.workspace or self.cache or self.remote or self.tracked or self.locks)
+        return not (self.workspace or self.cache or self.remote or self.tracked or self.locks or self.stores)
 
     def problems(self) -> list[str]:
         return ([f"{rel}: {why}" for rel, why in self.locks.items()]
+                + [f"{rel}: {why}" for rel, why in self.stores.items()]
                 + [f"{rel}: {why}" for rel, why in self.tracked.items() if rel not in self.workspace]
                 + [f"{rel}: {why}" for rel, why in self.workspace.items()]
                 + [f"{CACHE_DIR} object {md5} ({why})" for md5, why in self.cache.items()]
@@ -68,11 +70,13 @@ def _covers(paths: Sequence[str], rel: str) -> bool:
     return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in paths)
 
 
-def scan(root: Path, layout: Layout, remote: bool = True, volatile: Sequence[str] = ()) -> Damage:
+def scan(root: Path, layout: Layout, remote: bool = True, volatile: Sequence[str] = (),
+         mlflow: Mapping[str, Any] | None = None) -> Damage:
     """Hash every locked out, cache object and (if ``remote``) remote object; compare with the lock.
 
     A ``volatile`` file (a plot, an out that a second run writes differently) only has to be there:
-    its bytes are judged by the metrics, not by the lock.
+    its bytes are judged by the metrics, not by the lock. ``mlflow``: what the build recorded of the
+    MLflow store (its registry and digest), checked against the store and its backup.
     """
     root = Path(root)
     damage = Damage({}, {}, {})
@@ -113,6 +117,10 @@ def scan(root: Path, layout: Layout, remote: bool = True, volatile: Sequence[str
         damage.remote["*"] = f"remote directory {REMOTE_DIR} is missing"
     damage.tracked = tracked_damage(root, layout, volatile)
     damage.locks = stale_locks(root)
+    if mlflow:
+        from .mlflow_store import problems
+
+        damage.stores = problems(root, dict(mlflow))
     return damage
 
 
@@ -219,7 +227,7 @@ def _check_file(path: Path, md5: str, rel: str, damage: Damage, volatile: bool =
 
 
 
-_PARTS = ("workspace", "cache", "remote", "tracked", "locks")
+_PARTS = ("workspace", "cache", "remote", "tracked", "locks", "stores")
 
 
 def _fixed(before: Damage, after: Damage) -> list[str]:

@@ -152,7 +152,7 @@ class DVCProject:
         learned = building.learn_volatile(root, roles.metrics_stages(built, files))
         facts = Facts(learned, tuple(self.options.skip_stages), building.mlflow_facts(root))
         building.finish(root, self.name, facts)
-        damage = scan(root, self.layout(root, fresh=True), volatile=self.volatile(root))
+        damage = scan(root, self.layout(root, fresh=True), volatile=self.volatile(root), mlflow=facts.mlflow)
         if not damage.clean:
             raise ProjectError(f"DVCProject.build of {self.source}: not consistent after repro and push: "
                                + "; ".join(damage.problems()))
@@ -222,7 +222,7 @@ class DVCProject:
         return Artifacts(
             data=roles.data(layout, self.options, files_of), models=models,
             stages=tuple(s.name for s in layout.stages),
-            stage_outputs={s.name: s.outs for s in layout.stages},
+            stage_outputs={s.name: tuple(f for out in s.outs for f in files_of.get(out, (out,))) for s in layout.stages},
             stage_inputs={s.name: s.deps for s in layout.stages},
             sources=tuple(dict.fromkeys(sources)),
             holdout=roles.holdout(layout, metric_stages, models, files_of),
@@ -231,6 +231,7 @@ class DVCProject:
             lock_file=LOCK_FILE, dvc_cache=CACHE_DIR, dvc_remote=REMOTE_DIR,
             mlflow_db=mlflow.get("mlflow_db"), mlflow_artifacts=mlflow.get("mlflow_artifacts"),
             registry_model=mlflow.get("registry_model"), registry_alias=mlflow.get("registry_alias"),
+            backups=mlflow.get("backups"),
         )
 
     # -- checks ---------------------------------------------------------------------------------
@@ -258,7 +259,7 @@ class DVCProject:
     def detect(self, root: Path) -> list[str]:
         """Outs whose md5 differs from dvc.lock or that are missing; missing or corrupt cache/remote objects;
         git-tracked files that differ from HEAD; stale locks. Volatile outs only have to be there."""
-        return scan(Path(root), self.layout(root), volatile=self.volatile(root)).problems()
+        return scan(Path(root), self.layout(root), volatile=self.volatile(root), mlflow=self.facts(root).mlflow).problems()
 
     def check_model(self, root: Path) -> str | None:
         """None if every model file loads (in the serialisation it was written in) and, when it can say its
@@ -292,7 +293,7 @@ class DVCProject:
     def recover(self, root: Path, incidents: Sequence[Incident]) -> RecoveryResult:
         """The recovery manager: clear stale locks, restore git-tracked files, checkout from the cache, fetch
         from the remote, repro, re-cache, push; each step verified by md5 (and git blob ids)."""
-        return _Recovery(Path(root), self.layout(root), self.volatile(root)).run()
+        return _Recovery(Path(root), self.layout(root), self.volatile(root), self.facts(root).mlflow).run()
 
 
 def _versions() -> tuple[str, ...]:

@@ -7,7 +7,7 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .. import failpoints
 from ..project import Attempt, RecoveryResult
@@ -20,14 +20,16 @@ from .repo import (_ANSI, CACHE_DIR, REMOTE_DIR, REMOTE_NAME, SITE_DIR, _git, _r
 class _Recovery:
     """One recovery run: strategies in order of cost, each recorded as an ``Attempt`` and verified by md5."""
 
-    def __init__(self, root: Path, layout: Layout, volatile: Sequence[str] = ()) -> None:
+    def __init__(self, root: Path, layout: Layout, volatile: Sequence[str] = (),
+                 mlflow: Mapping[str, Any] | None = None) -> None:
         self.root = root
         self.layout = layout  # read before any repair: the lock recovery must restore
         self.volatile = tuple(volatile)  # outs judged by metrics: a rebuilt one need not match the lock's bytes
+        self.mlflow = dict(mlflow or {})  # the MLflow store as the build left it
         self.attempts: list[Attempt] = []
 
     def scan(self) -> Damage:
-        return scan(self.root, self.layout, volatile=self.volatile)
+        return scan(self.root, self.layout, volatile=self.volatile, mlflow=self.mlflow)
 
     def run(self) -> RecoveryResult:
         start = time.perf_counter()
@@ -54,6 +56,8 @@ class _Recovery:
             damage = self._try("dvc_commit", self._commit, damage)
         if damage.remote and not damage.cache and not damage.workspace:
             damage = self._try("dvc_push", self._push, damage)
+        if damage.stores:
+            damage = self._try("mlflow_restore", self._mlflow_restore, damage)
         used = [a.strategy for a in self.attempts if a.succeeded]
         message = "" if damage.clean else "still damaged: " + "; ".join(damage.problems())
         return RecoveryResult(damage.clean, "+".join(used) or None, tuple(self.attempts),
@@ -153,6 +157,12 @@ class _Recovery:
                         _remove(self.root / rel)  # so DVC sees them gone, whatever its state db says
                 failpoints.hit(self.root, stage.name, "write")
                 reproduce(self.root, stage.target)
+
+    def _mlflow_restore(self, damage: Damage) -> None:
+        """The MLflow store from its backup (or the backup from the store), whichever is whole."""
+        from .mlflow_store import restore
+
+        restore(self.root, self.mlflow)
 
     def _push(self, damage: Damage) -> None:
         for md5, problem in damage.remote.items():
