@@ -113,12 +113,16 @@ class DVCProject:
                     raise ProjectError(f"DVCProject {self.source}: DVC cannot read the pipeline: "
                                        f"{type(exc).__name__}: {exc}") from None
             roles.check_stages(layout, self.options.skip_stages)
-            roles.metrics_files(layout, self.options)
+            roles.metrics_files(layout, self.options, self._existing(self.source, self.options.metrics_files))
             roles.models(layout, self.options)
             roles.check_paths(layout, "data_files", self.options.data_files)
             roles.volatile(layout, self.options)
             self._source_layout = layout
         return self._source_layout
+
+    @staticmethod
+    def _existing(root: Path, paths: Sequence[str] | None) -> tuple[str, ...]:
+        return tuple(p for p in paths or () if (Path(root) / p).is_file())
 
     # -- baseline -----------------------------------------------------------------------------
     def fingerprint(self) -> str:
@@ -148,7 +152,7 @@ class DVCProject:
         building.first_commit(root, self.name)
         building.run_pipeline(root, layout, self.options.skip_stages, self.source)
         built = read_layout(root, rev=None)
-        files = roles.metrics_files(built, self.options)
+        files = roles.metrics_files(built, self.options, self._existing(root, self.options.metrics_files))
         learned = building.learn_volatile(root, roles.metrics_stages(built, files))
         facts = Facts(learned, tuple(self.options.skip_stages), building.mlflow_facts(root))
         building.finish(root, self.name, facts)
@@ -214,7 +218,7 @@ class DVCProject:
         facts = self.facts(root)
         files_of = self.files_of(root)
         models = roles.models(layout, self.options)
-        metrics_files = roles.metrics_files(layout, self.options)
+        metrics_files = roles.metrics_files(layout, self.options, self.options.metrics_files or ())  # checked at build
         metric_stages = [s for s, _ in roles.metrics_stages(layout, metrics_files)]
         sources = [o.path for o in layout.added] + list(roles.code_files(layout)) + list(layout.dvcfiles) \
             + list(layout.params)
@@ -245,7 +249,8 @@ class DVCProject:
         root = Path(root)
         layout = self.layout(root)
         per_file: dict[str, dict[str, float]] = {}
-        for stage, files in roles.metrics_stages(layout, roles.metrics_files(layout, self.options)):
+        files_ok = self.options.metrics_files or ()  # checked at build
+        for stage, files in roles.metrics_stages(layout, roles.metrics_files(layout, self.options, files_ok)):
             key = deps_key(root, stage, files) if self.reuse_metrics else None
             if key is not None and key in MEMO:
                 result = MEMO[key]

@@ -36,9 +36,10 @@ def _norm(rel: str) -> str:
     return PurePosixPath(rel.replace("\\", "/")).as_posix().removeprefix("./")
 
 
-def metrics_files(layout: Layout, options: Options) -> tuple[str, ...]:
-    """The metrics files evaluation reads: those given (each declared, or written by a stage), else every
-    metrics file ``dvc.yaml`` declares that a stage writes."""
+def metrics_files(layout: Layout, options: Options, undeclared_ok: Sequence[str] = ()) -> tuple[str, ...]:
+    """The metrics files evaluation reads: those given, else every metrics file ``dvc.yaml`` declares that a
+    stage writes. A given one must be declared, or be a file out of a stage, or (``undeclared_ok``: seen in
+    a directory out of the user's workspace or of the built environment) a file inside a directory out."""
     writable = [m for m in layout.metrics if layout.writer(m) is not None]
     if options.metrics_files is None:
         if not writable:
@@ -48,12 +49,17 @@ def metrics_files(layout: Layout, options: Options) -> tuple[str, ...]:
                 "declare one under `metrics:` in dvc.yaml or pass metrics_file=<path> (ini mlchaos_dvc_metrics)")
         return tuple(writable)
     chosen = []
+    file_outs = [o.path for o in layout.outs if o.stage is not None and not o.is_dir]
     for rel in (_norm(r) for r in options.metrics_files):
-        if layout.writer(rel) is None:
+        writer = layout.writer(rel)
+        inside_dir = writer is not None and rel not in file_outs
+        if writer is None or (inside_dir and rel not in layout.metrics and rel not in undeclared_ok):
             outs = ", ".join(o.path for o in layout.outs if o.stage) or "none"
             raise ProjectError(
                 f"DVCProject metrics_file={rel!r}: no stage of dvc.yaml writes it; metrics files dvc.yaml declares: "
-                f"{', '.join(writable) or 'none'}; stage outs: {outs}")
+                f"{', '.join(writable) or 'none'}; stage outs: {outs}"
+                + (" (a file inside a directory out counts once declared under `metrics:` in dvc.yaml, or once it "
+                   "exists in the workspace)" if inside_dir else ""))
         chosen.append(rel)
     return tuple(dict.fromkeys(chosen))
 
