@@ -71,12 +71,14 @@ def _covers(paths: Sequence[str], rel: str) -> bool:
 
 
 def scan(root: Path, layout: Layout, remote: bool = True, volatile: Sequence[str] = (),
-         mlflow: Mapping[str, Any] | None = None) -> Damage:
+         mlflow: Mapping[str, Any] | None = None, listings: Mapping[str, Sequence[Sequence[str]]] | None = None) -> Damage:
     """Hash every locked out, cache object and (if ``remote``) remote object; compare with the lock.
 
     A ``volatile`` file (a plot, an out that a second run writes differently) only has to be there:
     its bytes are judged by the metrics, not by the lock. ``mlflow``: what the build recorded of the
-    MLflow store (its registry and digest), checked against the store and its backup.
+    MLflow store (its registry and digest), checked against the store and its backup. ``listings``: the
+    files of each directory out as the build recorded them, for when no ``.dir`` object survived; a
+    directory holding a volatile file has a volatile ``.dir`` object, which need not survive.
     """
     root = Path(root)
     damage = Damage({}, {}, {})
@@ -88,14 +90,17 @@ def scan(root: Path, layout: Layout, remote: bool = True, volatile: Sequence[str
         path = root / out.path
         if out.is_dir:
             entries = _dir_entries(root, out.md5)
-            if out.cached:
+            if entries is None and listings and out.path in listings:
+                entries = [{"relpath": rel, "md5": md5} for rel, md5 in listings[out.path]]
+            holds_volatile = any(v.startswith(out.path.rstrip("/") + "/") for v in volatile)
+            if out.cached and not holds_volatile:
                 objects[out.md5] = out.path
             if entries is None:
                 damage.workspace[out.path] = "directory listing unavailable (cache and remote lost)"
                 continue
             for entry in entries:
                 sub = f"{out.path}/{entry['relpath']}"
-                if out.cached:
+                if out.cached and not _covers(volatile, sub):
                     objects[entry["md5"]] = sub
                 _check_file(root / sub, entry["md5"], sub, damage, _covers(volatile, sub))
             continue

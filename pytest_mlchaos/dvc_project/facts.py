@@ -17,6 +17,7 @@ class Facts:
     learned_volatile: tuple[str, ...] = ()
     skipped_stages: tuple[str, ...] = ()
     mlflow: dict[str, Any] = field(default_factory=dict)
+    listings: dict[str, list[list[str]]] = field(default_factory=dict)  # directory out -> [relpath, md5] at baseline
 
     def write(self, root: Path) -> None:
         path = Path(root) / FACTS_FILE
@@ -30,4 +31,4 @@ class Facts:
         except (OSError, ValueError):
             return cls()
         return cls(tuple(data.get("learned_volatile", ())), tuple(data.get("skipped_stages", ())),
-                   dict(data.get("mlflow") or {}))
+                   dict(data.get("mlflow") or {}), dict(data.get("listings") or {}))

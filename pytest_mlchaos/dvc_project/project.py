@@ -154,9 +154,12 @@ class DVCProject:
         built = read_layout(root, rev=None)
         files = roles.metrics_files(built, self.options, self._existing(root, self.options.metrics_files))
         learned = building.learn_volatile(root, roles.metrics_stages(built, files))
-        facts = Facts(learned, tuple(self.options.skip_stages), building.mlflow_facts(root))
+        listings = {out.path: [[e["relpath"], e["md5"]] for e in _dir_entries(root, out.md5) or []]
+                    for out in built.outs if out.is_dir and out.md5}
+        facts = Facts(learned, tuple(self.options.skip_stages), building.mlflow_facts(root), listings)
         building.finish(root, self.name, facts)
-        damage = scan(root, self.layout(root, fresh=True), volatile=self.volatile(root), mlflow=facts.mlflow)
+        damage = scan(root, self.layout(root, fresh=True), volatile=self.volatile(root), mlflow=facts.mlflow,
+                      listings=facts.listings)
         if not damage.clean:
             raise ProjectError(f"DVCProject.build of {self.source}: not consistent after repro and push: "
                                + "; ".join(damage.problems()))
@@ -207,7 +210,9 @@ class DVCProject:
         found: dict[str, tuple[str, ...]] = {}
         for out in self.layout(root).outs:
             if out.is_dir and out.md5:
-                entries = _dir_entries(Path(root), out.md5) or []
+                listed = self.facts(root).listings.get(out.path)
+                entries = ([{"relpath": r} for r, _ in listed] if listed is not None
+                           else _dir_entries(Path(root), out.md5) or [])
                 found[out.path] = tuple(f"{out.path}/{e['relpath']}" for e in entries)
             else:
                 found[out.path] = (out.path,)
@@ -264,7 +269,9 @@ class DVCProject:
     def detect(self, root: Path) -> list[str]:
         """Outs whose md5 differs from dvc.lock or that are missing; missing or corrupt cache/remote objects;
         git-tracked files that differ from HEAD; stale locks. Volatile outs only have to be there."""
-        return scan(Path(root), self.layout(root), volatile=self.volatile(root), mlflow=self.facts(root).mlflow).problems()
+        facts = self.facts(root)
+        return scan(Path(root), self.layout(root), volatile=self.volatile(root), mlflow=facts.mlflow,
+                    listings=facts.listings).problems()
 
     def check_model(self, root: Path) -> str | None:
         """None if every model file loads (in the serialisation it was written in) and, when it can say its
@@ -298,7 +305,8 @@ class DVCProject:
     def recover(self, root: Path, incidents: Sequence[Incident]) -> RecoveryResult:
         """The recovery manager: clear stale locks, restore git-tracked files, checkout from the cache, fetch
         from the remote, repro, re-cache, push; each step verified by md5 (and git blob ids)."""
-        return _Recovery(Path(root), self.layout(root), self.volatile(root), self.facts(root).mlflow).run()
+        facts = self.facts(root)
+        return _Recovery(Path(root), self.layout(root), self.volatile(root), facts.mlflow, facts.listings).run()
 
 
 def _versions() -> tuple[str, ...]:

@@ -21,15 +21,16 @@ class _Recovery:
     """One recovery run: strategies in order of cost, each recorded as an ``Attempt`` and verified by md5."""
 
     def __init__(self, root: Path, layout: Layout, volatile: Sequence[str] = (),
-                 mlflow: Mapping[str, Any] | None = None) -> None:
+                 mlflow: Mapping[str, Any] | None = None, listings: Mapping[str, Any] | None = None) -> None:
         self.root = root
         self.layout = layout  # read before any repair: the lock recovery must restore
         self.volatile = tuple(volatile)  # outs judged by metrics: a rebuilt one need not match the lock's bytes
         self.mlflow = dict(mlflow or {})  # the MLflow store as the build left it
+        self.listings = dict(listings or {})  # directory outs' files as the build left them
         self.attempts: list[Attempt] = []
 
     def scan(self) -> Damage:
-        return scan(self.root, self.layout, volatile=self.volatile, mlflow=self.mlflow)
+        return scan(self.root, self.layout, volatile=self.volatile, mlflow=self.mlflow, listings=self.listings)
 
     def run(self) -> RecoveryResult:
         start = time.perf_counter()
