@@ -16,9 +16,45 @@ from .damage import Damage, scan
 from .layout import Artifact, Layout, Out, Stage, read_layout
 from .project import DVCProject
 from .recovery import StageError
-from .repo import (CACHE_DIR, DATA_SUFFIXES, LOCK_FILE, MLFLOW_DB, MLFLOW_DIR, MODEL_SUFFIXES, REMOTE_DIR, REMOTE_NAME,
-                   SITE_DIR, dvc_environment, hermetic_environ, md5_file, object_path, open_repo)
+from .repo import (
+                   CACHE_DIR,
+                   DATA_SUFFIXES,
+                   LOCK_FILE,
+                   MLFLOW_DB,
+                   MLFLOW_DIR,
+                   MODEL_SUFFIXES,
+                   REMOTE_DIR,
+                   REMOTE_NAME,
+                   SITE_DIR,
+                   dvc_environment,
+                   hermetic_environ,
+                   md5_file,
+                   object_path,
+                   open_repo,
+)
 
-__all__ = ["CACHE_DIR", "DATA_SUFFIXES", "DVCProject", "Damage", "LOCK_FILE", "Layout", "MLFLOW_DB", "MLFLOW_DIR",
-           "MODEL_SUFFIXES", "Artifact", "Out", "REMOTE_DIR", "REMOTE_NAME", "SITE_DIR", "Stage", "StageError",
-           "dvc_environment", "hermetic_environ", "md5_file", "object_path", "open_repo", "read_layout", "scan"]
+__all__ = [
+                   "CACHE_DIR",
+                   "DATA_SUFFIXES",
+                   "LOCK_FILE",
+                   "MLFLOW_DB",
+                   "MLFLOW_DIR",
+                   "MODEL_SUFFIXES",
+                   "REMOTE_DIR",
+                   "REMOTE_NAME",
+                   "SITE_DIR",
+                   "Artifact",
+                   "DVCProject",
+                   "Damage",
+                   "Layout",
+                   "Out",
+                   "Stage",
+                   "StageError",
+                   "dvc_environment",
+                   "hermetic_environ",
+                   "md5_file",
+                   "object_path",
+                   "open_repo",
+                   "read_layout",
+                   "scan",
+]

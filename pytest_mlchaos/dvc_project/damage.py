@@ -25,6 +25,7 @@ class Damage:
     tracked: dict[str, str] = field(default_factory=dict)  # git-tracked files that differ from HEAD
     locks: dict[str, str] = field(default_factory=dict)  # stale DVC lock files
     stores: dict[str, str] = field(default_factory=dict)  # the MLflow store and its backup
+    expected: dict[str, str] = field(default_factory=dict)  # damaged workspace file -> the md5 the lock wants
 
     @property
     def clean(self) -> bool:
@@ -228,6 +229,9 @@ def _check_file(path: Path, md5: str, rel: str, damage: Damage, volatile: bool =
         damage.workspace[rel] = "missing"
     elif not volatile and md5_file(path) != md5:
         damage.workspace[rel] = "md5 differs from dvc.lock"
+    else:
+        return
+    damage.expected[rel] = md5
 
 
 

@@ -24,11 +24,13 @@ class Facts:
         path.write_text(json.dumps(asdict(self), indent=1, sort_keys=True) + "\n")
 
     @classmethod
-    def read(cls, root: Path) -> Facts:
-        """The facts of ``root`` (empty ones for an environment built before they were recorded)."""
+    def parse(cls, text: str | bytes) -> Facts:
+        """Facts from their JSON (empty ones for text that is not: an environment built before they were kept)."""
         try:
-            data = json.loads((Path(root) / FACTS_FILE).read_text())
-        except (OSError, ValueError):
+            data = json.loads(text)
+        except ValueError:
+            return cls()
+        if not isinstance(data, dict):
             return cls()
         return cls(tuple(data.get("learned_volatile", ())), tuple(data.get("skipped_stages", ())),
                    dict(data.get("mlflow") or {}), dict(data.get("listings") or {}))

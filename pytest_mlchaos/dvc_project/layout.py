@@ -88,11 +88,6 @@ class Layout:
         return tuple(out for out in self.outs if out.stage is None)
 
 
-def _rel(path: str, base: Path) -> str:
-    return Path(os.path.normpath(path)).resolve().relative_to(base).as_posix() if os.path.isabs(path) \
-        else Path(os.path.normpath(path)).as_posix()
-
-
 def read_layout(root: Path, rev: str | None = "HEAD") -> Layout:
     """Stages in execution order and every out with the md5 its ``dvc.lock`` / ``.dvc`` file records.
 
@@ -134,13 +129,13 @@ def read_layout(root: Path, rev: str | None = "HEAD") -> Layout:
                                       deps, tuple(out_paths), params))
         metrics.extend(_top_level(repo, base, index._metrics))
         plots.extend(_plot_sources(repo, base, index))
-        params = [p for s in pipeline for p in s.params_files] + list(_top_level(repo, base, index._params))
+        params_files = [p for s in pipeline for p in s.params_files] + list(_top_level(repo, base, index._params))
         artifacts = [Artifact(name, _under(repo, base, dvcfile, spec.get("path", "")), spec.get("type"))
                      for dvcfile, entries in index._artifacts.items() for name, spec in (entries or {}).items()
                      if isinstance(spec, dict) and spec.get("path")]
         dvcfiles = sorted({Path(s.path).resolve().relative_to(base).as_posix() for s in stages})
     return Layout(tuple(pipeline), tuple(outs), tuple(dict.fromkeys(metrics)), tuple(dict.fromkeys(plots)),
-                  tuple(dict.fromkeys(params)), tuple(artifacts), tuple(dvcfiles))
+                  tuple(dict.fromkeys(params_files)), tuple(artifacts), tuple(dvcfiles))
 
 
 def _under(repo: Any, base: Path, dvcfile: str, rel: str) -> str:
@@ -162,7 +157,7 @@ def _top_level(repo: Any, base: Path, section: dict[str, list[Any]]) -> list[str
 
 def _plot_sources(repo: Any, base: Path, index: Any) -> list[str]:
     """The data files of top-level ``plots:`` (a plot id that is a path, or the keys of ``x``/``y``)."""
-    found = []
+    found: list[str] = []
     for dvcfile, entries in index._plots.items():
         for entry in entries or ():
             items = entry.items() if isinstance(entry, dict) else [(entry, None)]

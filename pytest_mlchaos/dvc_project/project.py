@@ -10,7 +10,6 @@ import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .. import failpoints
 from ..artifacts import Artifacts
 from ..incidents.spec import Incident
 from ..project import ProjectError, RecoveryResult
@@ -22,7 +21,7 @@ from .layout import Layout, read_layout
 from .metrics import MEMO, deps_key, merge, run_in_scratch
 from .mlflow_store import relocate_store
 from .recovery import _Recovery
-from .repo import CACHE_DIR, LOCK_FILE, REMOTE_DIR, SITE_DIR, _git, git_env, object_path, open_repo
+from .repo import CACHE_DIR, LOCK_FILE, REMOTE_DIR, SITE_DIR, _git, git_env
 from .source import SourceTree
 from .stagerun import run_stage
 
@@ -80,8 +79,8 @@ class DVCProject:
         self.lower_is_better = frozenset(lower_is_better)
         self.reuse_metrics = bool(reuse_metrics)
         self.exclude = tuple(Path(p).resolve() for p in exclude)
-        self._layouts: dict[tuple[str, str], Layout] = {}
-        self._facts: dict[tuple[str, str], Facts] = {}
+        self._layouts: dict[str, Layout] = {}
+        self._facts: dict[str, Facts] = {}
         self._tree: SourceTree | None = None
         self._source_layout: Layout | None = None
 
@@ -176,11 +175,12 @@ class DVCProject:
                 raise ProjectError(f"{rel} in {root} holds the absolute path {old_root}; DVCProject keeps paths relative")
 
     # -- what the environment is ----------------------------------------------------------------
-    def _head(self, root: Path) -> tuple[str, str]:
-        return str(Path(root).resolve()), _git(Path(root), "rev-parse", "HEAD").strip()
+    def _head(self, root: Path) -> str:
+        """The commit at HEAD: every clone of one baseline shares it, and so its layout and facts (all relative)."""
+        return _git(Path(root), "rev-parse", "HEAD").strip()
 
     def layout(self, root: Path, *, fresh: bool = False) -> Layout:
-        """The pipeline committed at git HEAD of ``root`` (cached by root and commit)."""
+        """The pipeline committed at git HEAD of ``root`` (cached by commit)."""
         key = self._head(root)
         if fresh or key not in self._layouts:
             self._layouts[key] = read_layout(Path(root))
@@ -191,14 +191,8 @@ class DVCProject:
         key = self._head(root)
         if key not in self._facts:
             done = subprocess.run(["git", "show", f"HEAD:{FACTS_FILE}"], cwd=root, env=git_env(Path(root)),
-                                  capture_output=True)
-            facts = Facts()
-            if done.returncode == 0:
-                with tempfile.TemporaryDirectory() as tmp:
-                    (Path(tmp) / ".dvc").mkdir()
-                    (Path(tmp) / FACTS_FILE).write_bytes(done.stdout)
-                    facts = Facts.read(Path(tmp))
-            self._facts[key] = facts
+                                  capture_output=True, check=False)
+            self._facts[key] = Facts.parse(done.stdout) if done.returncode == 0 else Facts()
         return self._facts[key]
 
     def volatile(self, root: Path) -> tuple[str, ...]:

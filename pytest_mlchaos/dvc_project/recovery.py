@@ -13,8 +13,20 @@ from .. import failpoints
 from ..project import Attempt, RecoveryResult
 from .damage import Damage, _fixed, _lock_held, _no_worse, scan
 from .layout import Layout, Stage
-from .repo import (_ANSI, CACHE_DIR, REMOTE_DIR, REMOTE_NAME, SITE_DIR, _git, _remove, captured_output, object_path,
-                   open_repo, tail)
+from .repo import (
+    _ANSI,
+    CACHE_DIR,
+    REMOTE_DIR,
+    REMOTE_NAME,
+    SITE_DIR,
+    _git,
+    _remove,
+    captured_output,
+    md5_file,
+    object_path,
+    open_repo,
+    tail,
+)
 
 
 class _Recovery:
@@ -114,9 +126,32 @@ class _Recovery:
         outs = {o.path for o in self.layout.outs if o.cached}
         return sorted(out for out in outs for rel in damage.workspace if rel == out or rel.startswith(out + "/"))
 
+    def _from_cache(self, damage: Damage) -> list[str]:
+        """Put each damaged file back from its cache object, when that object is there and intact (md5 checked):
+        what ``dvc checkout`` does, without parsing the pipeline again. Returns the files left for DVC."""
+        left = []
+        for rel in damage.workspace:
+            md5 = damage.expected.get(rel)
+            obj = object_path(self.root / CACHE_DIR, md5) if md5 else None
+            if obj is None or not obj.is_file() or md5_file(obj) != md5:
+                left.append(rel)
+                continue
+            target = self.root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.mlchaos-restore")
+            shutil.copyfile(obj, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        return left
+
     def _checkout(self, damage: Damage) -> None:
-        """Move damaged files aside (else DVC trusts its state db: inode, mtime, size), check out, and put
-        back whatever DVC could not replace, so a failed attempt leaves the evidence as it was."""
+        """Put damaged files back from the cache; for what is left, move it aside (else DVC trusts its state db:
+        inode, mtime, size), ``dvc checkout``, and put back whatever DVC could not replace, so a failed attempt
+        leaves the evidence as it was."""
+        left = self._from_cache(damage)
+        if not left:
+            return
+        damage = Damage({rel: damage.workspace[rel] for rel in left}, damage.cache, damage.remote)
         targets = self._damaged_outs(damage)
         aside = self.root / SITE_DIR / "quarantine"
         moved = []

@@ -34,13 +34,12 @@ def _dead_pid() -> int:
 
 
 @contextmanager
-def _write_locked(root: Path, stage: Stage) -> Iterator[dict[str, object]]:
+def _write_locked(root: Path, stage: Stage) -> Iterator[dict[str, bool]]:
     """Hold the stage's outs in DVC's rwlock as a running ``repro`` does; on a kill the entry stays behind."""
     path = root / RWLOCK
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"read": {}, "write": {}}
     info: dict[str, object] = {"pid": _dead_pid(), "cmd": f"dvc repro {stage.name}"}
-    state["write"] = {str((root / out).resolve()): info for out in stage.outs}
+    state = {"read": {}, "write": {str((root / out).resolve()): info for out in stage.outs}}
     path.write_text(json.dumps(state))
     outcome = {"killed": False}
     try:
@@ -52,7 +51,7 @@ def _write_locked(root: Path, stage: Stage) -> Iterator[dict[str, object]]:
 
 def _partial(root: Path, out: Out) -> list[str]:
     """Write the first part of ``out`` as the stage would have (its bytes from the cache), cut mid-file."""
-    written = []
+    written: list[str] = []
     if out.md5 is None:
         return written
     if out.is_dir:

@@ -86,3 +86,21 @@ def test_a_metrics_file_the_user_names_inside_a_directory_out_is_accepted(tmp_pa
 def test_metrics_files_are_read_in_every_format_dvc_reads(tmp_path: Path, name: str, text: str) -> None:
     (tmp_path / name).write_text(text)
     assert read_metrics(tmp_path / name) == {"a.b": 1.0, "a.c.0": 2.0, "a.c.1": 3.0}
+
+
+def test_a_stage_left_out_is_not_run_and_its_outs_come_from_the_workspace(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    repo = clone("regression", tmp_path / "repo")
+    subprocess.run([sys.executable, "src/split.py"], cwd=repo, check=True)  # the user's local run of the stage
+    split = repo / "src/split.py"
+    split.write_text(split.read_text() + "\nraise SystemExit('split needs the network')\n")
+    project = DVCProject(repo, skip_stages=["split"])
+    root = tmp_path / "env"
+    project.build(root)  # would fail if split ran
+    assert "frozen: true" in (root / "dvc.yaml").read_text()
+    assert (root / "data/split/train.csv").read_bytes() == (repo / "data/split/train.csv").read_bytes()
+    assert project.detect(root) == [] and set(project.evaluate(root)) == {"rmse", "mae", "r2"}
+    (root / "data/split/test.csv").unlink()
+    assert project.recover(root, []).strategy == "dvc_checkout"

@@ -10,7 +10,7 @@ from typing import Callable
 import pytest
 from gallery_helpers import clone, git
 
-from pytest_mlchaos.dvc_project import CACHE_DIR, MLFLOW_DB, DVCProject, object_path
+from pytest_mlchaos.dvc_project import CACHE_DIR, MLFLOW_DB, DVCProject
 from pytest_mlchaos.project import ProjectError
 
 Built = Callable[[str], tuple[DVCProject, Path]]

@@ -6,12 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from gallery_helpers import clone
 
 from pytest_mlchaos.dvc_project import DVCProject
 from pytest_mlchaos.dvc_project.source import SourceTree
 from pytest_mlchaos.project import ProjectError
-
-from gallery_helpers import clone
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ import pytest
 from gallery_helpers import clone, snapshot
 
 
-
-
 def _run_from(pytester: pytest.Pytester, where: Path, *args: str) -> pytest.RunResult:
     import os
 
@@ -50,8 +48,10 @@ def test_a_bad_ini_value_is_a_usage_error_before_anything_is_built(pytester: pyt
     (repo / "pytest.ini").write_text("[pytest]\nmlchaos_dvc_metrics = eval/metric.json\n")
     result = _run_from(pytester, repo, "--mlchaos")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*metrics_file='eval/metric.json': no stage of dvc.yaml writes it; metrics files "
-                                 "dvc.yaml declares: eval/metrics.json*mlchaos_dvc_metrics*"])
+    result.stderr.fnmatch_lines([
+        "*metrics_file='eval/metric.json': no stage of dvc.yaml writes it; metrics files dvc.yaml declares: "
+        "eval/metrics.json*mlchaos_dvc_metrics*",
+    ])
     assert not (repo / ".pytest_cache/d/mlchaos").exists()
 
 
@@ -82,6 +82,5 @@ def test_a_dvc_repository_without_a_pipeline_at_its_root_is_named(pytester: pyte
     pytester.makepyfile("def test_x():\n    pass\n")
     result = pytester.runpytest("--mlchaos")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*found the DVC repository * but it has no dvc.yaml at its root: set the ini key "
-                                 "mlchaos_dvc_repo*"])
+    result.stderr.fnmatch_lines(["*found the DVC repository * but it has no dvc.yaml at its root: set the ini key*"])
 
