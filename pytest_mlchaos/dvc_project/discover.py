@@ -24,15 +24,16 @@ KEYS = {
 REPO_KEY = "mlchaos_dvc_repo"
 
 
-def find_repository(*starts: str | Path) -> Path | None:
-    """The nearest ancestor (or the directory itself) of the first start that has one, holding ``.dvc/``."""
-    for start in starts:
+def find_repository(*starts: str | Path) -> tuple[Path, int] | None:
+    """The nearest directory at or above a start that holds ``.dvc/``, and which start found it (0, 1, ...);
+    the first start that has one wins."""
+    for index, start in enumerate(starts):
         if not start:
             continue
         here = Path(start).resolve()
         for candidate in (here, *here.parents):
             if (candidate / ".dvc").is_dir():
-                return candidate
+                return candidate, index
     return None
 
 
@@ -59,8 +60,8 @@ def discover(values: Mapping[str, Any]) -> tuple[Any, str] | None:
         found = find_repository(values.get("rootdir", ""), values.get("invocation_dir", ""))
         if found is None:
             return None
-        repo = found
-        how = "the nearest .dvc/ above the rootdir"
+        repo = found[0]
+        how = f"the nearest .dvc/ above the {('rootdir', 'invocation directory')[found[1]]}"
         if not (repo / "dvc.yaml").is_file():
             raise ProjectError(
                 f"pytest --mlchaos found the DVC repository {repo} ({how}), but it has no dvc.yaml at its root: "

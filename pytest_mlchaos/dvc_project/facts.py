@@ -18,6 +18,8 @@ class Facts:
     skipped_stages: tuple[str, ...] = ()
     mlflow: dict[str, Any] = field(default_factory=dict)
     listings: dict[str, list[list[str]]] = field(default_factory=dict)  # directory out -> [relpath, md5] at baseline
+    # metrics stage runs of the build: key of (command, md5 of every dep) -> metrics per file, as DVC's run cache
+    runs: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def write(self, root: Path) -> None:
         path = Path(root) / FACTS_FILE
@@ -33,4 +35,4 @@ class Facts:
         if not isinstance(data, dict):
             return cls()
         return cls(tuple(data.get("learned_volatile", ())), tuple(data.get("skipped_stages", ())),
-                   dict(data.get("mlflow") or {}), dict(data.get("listings") or {}))
+                   dict(data.get("mlflow") or {}), dict(data.get("listings") or {}), dict(data.get("runs") or {}))

@@ -155,7 +155,9 @@ class DVCProject:
         learned = building.learn_volatile(root, roles.metrics_stages(built, files))
         listings = {out.path: [[e["relpath"], e["md5"]] for e in _dir_entries(root, out.md5) or []]
                     for out in built.outs if out.is_dir and out.md5}
-        facts = Facts(learned, tuple(self.options.skip_stages), building.mlflow_facts(root), listings)
+        runs = {key: MEMO[key] for stage, files in roles.metrics_stages(built, files)
+                if (key := deps_key(root, stage, files)) is not None and key in MEMO}
+        facts = Facts(learned, tuple(self.options.skip_stages), building.mlflow_facts(root), listings, runs)
         building.finish(root, self.name, facts)
         damage = scan(root, self.layout(root, fresh=True), volatile=self.volatile(root), mlflow=facts.mlflow,
                       listings=facts.listings)
@@ -241,18 +243,20 @@ class DVCProject:
     def evaluate(self, root: Path) -> dict[str, float]:
         """Re-run the stages that write the metrics files, each in a scratch copy of its deps; read the metrics.
 
-        The environment is not touched. With ``reuse_metrics`` (the default) a result is remembered for
-        the process, keyed by the command and the md5 of every dep, as DVC's run cache would: a dep that
-        differs by one bit re-runs the stage.
+        The environment is not touched. With ``reuse_metrics`` (the default) a result is remembered, keyed
+        by the command and the md5 of every dep, as DVC's run cache would: for the process, and the build's
+        own runs for every process (committed with the baseline); a dep that differs by one bit re-runs
+        the stage.
         """
         root = Path(root)
         layout = self.layout(root)
+        known = self.facts(root).runs if self.reuse_metrics else {}
         per_file: dict[str, dict[str, float]] = {}
         files_ok = self.options.metrics_files or ()  # checked at build
         for stage, files in roles.metrics_stages(layout, roles.metrics_files(layout, self.options, files_ok)):
             key = deps_key(root, stage, files) if self.reuse_metrics else None
-            if key is not None and key in MEMO:
-                result = MEMO[key]
+            if key is not None and (key in MEMO or key in known):
+                result = MEMO.get(key) or known[key]
             else:
                 result = run_in_scratch(root, stage, files).metrics
                 if key is not None:

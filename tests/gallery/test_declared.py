@@ -104,3 +104,22 @@ def test_a_stage_left_out_is_not_run_and_its_outs_come_from_the_workspace(tmp_pa
     assert project.detect(root) == [] and set(project.evaluate(root)) == {"rmse", "mae", "r2"}
     (root / "data/split/test.csv").unlink()
     assert project.recover(root, []).strategy == "dvc_checkout"
+
+
+def test_the_builds_metrics_run_is_reused_in_any_process_only_for_identical_inputs(
+        env_of: Callable[[str], tuple[DVCProject, Path]], monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_mlchaos.dvc_project import metrics, project as project_module
+
+    project, root = env_of("regression")
+    expected = project.evaluate(root)
+    metrics.MEMO.clear()  # as in a new process
+
+    def no_run(*args: object) -> None:
+        raise AssertionError("the metrics stage ran")
+
+    monkeypatch.setattr(project_module, "run_in_scratch", no_run)
+    assert DVCProject(project.source).evaluate(root) == expected  # DVC's run cache semantics: same inputs
+    test_csv = root / "data/split/test.csv"
+    test_csv.write_text(test_csv.read_text().replace("\n", "\n", 1) + "\n")
+    with pytest.raises(AssertionError, match="the metrics stage ran"):
+        DVCProject(project.source).evaluate(root)
