@@ -26,7 +26,8 @@ from .source import SourceTree
 from .stagerun import run_stage
 
 
-def _paths(label: str, value: str | Sequence[str] | None, *, single_ok: bool = False) -> tuple[str, ...] | None:
+def _paths(label: str, value: str | Sequence[str] | None, *, single_ok: bool = False,
+           empty_ok: bool = False) -> tuple[str, ...] | None:
     """A tuple of relative paths (or names), or ProjectError naming ``label`` and what it expects."""
     if value is None:
         return None
@@ -35,7 +36,7 @@ def _paths(label: str, value: str | Sequence[str] | None, *, single_ok: bool = F
             return (value,)
         raise ProjectError(f"DVCProject {label}={value!r}: expected a list of paths relative to the repo root")
     items = tuple(value)
-    if not items or not all(isinstance(v, str) and v for v in items):
+    if (not items and not empty_ok) or not all(isinstance(v, str) and v for v in items):
         raise ProjectError(f"DVCProject {label}={value!r}: expected a non-empty list of paths relative to the repo root")
     return items
 
@@ -52,8 +53,8 @@ class DVCProject:
     - ``volatile``: outs that are not byte-reproducible (declared plots always are).
     - ``exclude``: directories of the source never to copy (the pytest cache wherever it is).
     - ``lower_is_better``: metric names where a rise is the degradation (e.g. ``("rmse",)``).
-    - ``reuse_metrics``: remember ``evaluate`` results per process, keyed by the md5 of the metric
-      stage's command and deps (False: always re-run the stage).
+    - ``reuse_metrics``: reuse a metrics run for identical inputs (the md5 of the metrics stage's command
+      and deps), this process's or the build's, as DVC's run cache does (False: always re-run the stage).
     """
 
     def __init__(self, source: str | Path, *, metrics_file: str | Sequence[str] | None = None,
@@ -69,8 +70,8 @@ class DVCProject:
             metrics_files=_paths("metrics_file", metrics_file, single_ok=True),
             model_files=_paths("model_files", model_files),
             data_files=_paths("data_files", data_files),
-            skip_stages=_paths("skip_stages", skip_stages) or () if skip_stages else (),
-            volatile=_paths("volatile", volatile) or () if volatile else (),
+            skip_stages=_paths("skip_stages", skip_stages, empty_ok=True) or (),
+            volatile=_paths("volatile", volatile, empty_ok=True) or (),
         )
         self.metrics_file = self.options.metrics_files[0] if self.options.metrics_files else None
         self.model_files = self.options.model_files

@@ -128,13 +128,18 @@ class _Recovery:
 
     def _from_cache(self, damage: Damage) -> list[str]:
         """Put each damaged file back from its cache object, when that object is there and intact (md5 checked):
-        what ``dvc checkout`` does, without parsing the pipeline again. Returns the files left for DVC."""
+        what ``dvc checkout`` does, without parsing the pipeline again; volatile files of the same outs that
+        drifted from the lock come back too, as a checkout of the whole out would have them. Returns the
+        damaged files left for DVC."""
         left = []
-        for rel in damage.workspace:
-            md5 = damage.expected.get(rel)
+        touched = self._damaged_outs(damage)
+        drifted = [rel for rel in damage.drift if any(rel.startswith(out.rstrip("/") + "/") for out in touched)]
+        for rel in [*damage.workspace, *drifted]:
+            md5 = damage.expected.get(rel) or damage.drift.get(rel)
             obj = object_path(self.root / CACHE_DIR, md5) if md5 else None
             if obj is None or not obj.is_file() or md5_file(obj) != md5:
-                left.append(rel)
+                if rel in damage.workspace:
+                    left.append(rel)
                 continue
             target = self.root / rel
             target.parent.mkdir(parents=True, exist_ok=True)

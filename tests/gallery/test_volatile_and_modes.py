@@ -90,6 +90,7 @@ def test_a_damaged_exact_metrics_file_in_the_same_directory_is_still_damage(nois
     assert project.detect(root) == ["report/metrics.json: md5 differs from dvc.lock"]
     assert project.recover(root, []).recovered
     assert json.loads((root / "report/metrics.json").read_text())["error"] != 99
+    assert json.loads((root / "report/curve.json").read_text()) != []  # the checked-out directory, whole
 
 
 def test_a_crashed_stage_leaves_its_outputs_gone_and_its_lock_held(
