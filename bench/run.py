@@ -2,7 +2,7 @@
 
     /work/venv/bin/python bench/run.py [--repeat N] [--smoke] [--only NAME ...] [--save] [--strict]
 
-Names for --only: load, overhead, mttr, scale, cached, parallel, project (the last only when named). See bench/README.md for what each
+Names for --only: load, overhead, mttr, scale, cached, parallel, gallery, project (the last only when named). See bench/README.md for what each
 one measures. JSON goes to bench/results/ only with --save. Exit status: 0 unless a benchmark
 failed to run (or, with --strict, a target was missed).
 """
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BENCH, Figure, log, table  # noqa: E402
 
-NAMES = ("load", "overhead", "mttr", "scale", "cached", "parallel", "project")
+NAMES = ("load", "overhead", "mttr", "scale", "cached", "parallel", "gallery", "project")
 DEFAULT = NAMES[:-1]  # "project" (bench/project_speed.py, ~30 s) only when asked for
 
 
@@ -152,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
             import _project
             return _project.run()
         section("project", project)
+
+        def gallery():
+            import _gallery
+            return _gallery.run(work, n, warmup=0 if args.smoke else 1)
+        section("gallery", gallery)
 
         if args.smoke and "parallel" in args.only:
             skipped.append("parallel: the chaos suite twice takes minutes (smoke run)")

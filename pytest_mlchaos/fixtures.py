@@ -74,7 +74,7 @@ def ml_baseline(pytestconfig: pytest.Config, mlchaos_project: MLProject,
     session = chaos_session(pytestconfig)
     if not session.settings.enabled:
         pytest.skip(NOT_ENABLED)
-    if session.project is None:  # the fixture was overridden: name it in the report all the same
+    if session.project is not mlchaos_project:  # the fixture was overridden (it wins): name it in the report
         session.project, session.project_source = mlchaos_project, "mlchaos_project fixture"
     root = store_root(pytestconfig, tmp_path_factory)
     assert root is not None

@@ -117,7 +117,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     chaos = chaos_session(config)
     if (not chaos.settings.enabled or chaos.project is None or hasattr(config, "workerinput")
-            or config.option.collectonly):
+            or config.option.collectonly or _fixture_overridden(config)):
         return
     root = store_root(config)
     if root is None:
@@ -137,6 +137,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     problem = metrics_problem(chaos, baseline)
     if problem:
         raise pytest.UsageError(problem)
+
+
+def _fixture_overridden(config: pytest.Config) -> bool:
+    """Whether a conftest loaded so far overrides the ``mlchaos_project`` fixture (then it, not this project, is tested)."""
+    return any(getattr(plugin, "mlchaos_project", None) is not None
+               and not getattr(plugin, "__name__", "").startswith("pytest_mlchaos")
+               for plugin in config.pluginmanager.get_plugins())
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

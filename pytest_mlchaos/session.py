@@ -54,6 +54,7 @@ class ChaosSession:
     project: MLProject | None = None
     project_source: str = ""
     baseline: Baseline | None = None
+    _baseline_of: MLProject | None = None
     _registry: IncidentRegistry | None = None
 
     @property
@@ -88,7 +89,8 @@ class ChaosSession:
         return self.thresholds.gated(baseline.metrics)
 
     def resolve_project(self, from_hook: Any) -> MLProject | None:
-        """The project from ``pytest_mlchaos_make_project``, else from the ``mlchaos_project`` ini key."""
+        """The project from ``pytest_mlchaos_make_project``, else from the ``mlchaos_project`` ini key, else the
+        DVC repository pytest runs in (zero configuration)."""
         if self.project is not None:
             return self.project
         if from_hook is not None:
@@ -97,13 +99,19 @@ class ChaosSession:
         elif self.settings.project_spec:
             self.project = load_project(self.settings.project_spec)
             self.project_source = self.settings.project_spec
+        elif self.settings.discovery:
+            from .dvc_project.discover import discover
+
+            found = discover(self.settings.discovery)
+            if found is not None:
+                self.project, self.project_source = found
         return self.project
 
     def get_baseline(self, project: MLProject, store_root: Path) -> Baseline:
         """The baseline of ``project``, built once across sessions and xdist workers (file lock), else cached."""
         from filelock import FileLock
 
-        if self.baseline is not None and self.baseline.root.is_relative_to(store_root):
+        if self.baseline is not None and self._baseline_of is project and self.baseline.root.is_relative_to(store_root):
             return self.baseline
         store_root.mkdir(parents=True, exist_ok=True)
         key = baseline_key(project)
@@ -111,7 +119,7 @@ class ChaosSession:
         with FileLock(str(store) + ".lock"):
             baseline = build_baseline(project, store, key)
         _prune_stale(store_root, project.name, keep=store)
-        self.baseline = baseline
+        self.baseline, self._baseline_of = baseline, project
         return baseline
 
 

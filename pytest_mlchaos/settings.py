@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import math
 import random
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
 
 import pytest
 
@@ -101,6 +102,15 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("mlchaos_strict", "Count degraded recoveries as failures", type="bool", default=False)
     parser.addini("mlchaos_report", "Write the resilience report as JSON to this path", default="")
     parser.addini("mlchaos_markdown", "Write the resilience summary as Markdown to this path", default="")
+    # Zero configuration: with no project configured, the DVC repository pytest runs in (dvc_project.discover).
+    parser.addini("mlchaos_dvc_repo", "The DVC repository to test when none is configured (default: the nearest "
+                  "directory holding .dvc/ above the rootdir)", type="paths", default=[])
+    for key, what in (("mlchaos_dvc_metrics", "Metrics files to evaluate (default: those dvc.yaml declares)"),
+                      ("mlchaos_dvc_models", "Outs that are models (default: dvc.yaml artifacts of type model)"),
+                      ("mlchaos_dvc_data", "Outs that are data (default: dvc add-ed outs, artifacts of type dataset)"),
+                      ("mlchaos_dvc_skip_stages", "Stages not to run (their outs come from the workspace or DVC cache)"),
+                      ("mlchaos_dvc_volatile", "Outs that are not byte-reproducible (declared plots always are)")):
+        parser.addini(key, what + ", one per line or comma-separated", type="linelist", default=[])
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,7 @@ class Settings:
     report_path: str | None
     markdown_path: str | None
     project_spec: str
+    discovery: Mapping[str, Any] = field(default_factory=dict)  # what zero configuration needs (dvc_project.discover)
 
 
 def _ini_or_option(config: pytest.Config, dest: str, ini: str, convert: Any, name: str) -> Any:
@@ -183,4 +194,23 @@ def load_settings(config: pytest.Config) -> Settings:
         report_path=config.getoption("mlchaos_report") or config.getini("mlchaos_report") or None,
         markdown_path=config.getoption("mlchaos_markdown") or config.getini("mlchaos_markdown") or None,
         project_spec=str(config.getini(INI_PROJECT) or "").strip(),
+        discovery=_discovery(config),
     )
+
+
+def _discovery(config: pytest.Config) -> dict[str, Any]:
+    """Where pytest runs and the ``mlchaos_dvc_*`` ini values, for finding the DVC repository to test."""
+    values: dict[str, Any] = {"rootdir": str(config.rootpath), "invocation_dir": str(config.invocation_params.dir)}
+    for key in ("mlchaos_dvc_metrics", "mlchaos_dvc_models", "mlchaos_dvc_data", "mlchaos_dvc_skip_stages",
+                "mlchaos_dvc_volatile"):
+        values[key] = config.getini(key)
+    values["lower_is_better"] = config.getini(INI_LOWER)
+    repos = config.getini("mlchaos_dvc_repo")
+    values["mlchaos_dvc_repo"] = str(repos[0]) if repos else ""
+    try:  # the pytest cache, where baselines live: never copied into one
+        values["exclude"] = [str(config.rootpath / config.getini("cache_dir"))]
+    except ValueError:  # -p no:cacheprovider
+        values["exclude"] = []
+    if config.option.basetemp:
+        values["exclude"].append(str(Path(config.option.basetemp).resolve()))
+    return values

@@ -8,9 +8,10 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 from .layout import Layout
-from .repo import CACHE_DIR, REMOTE_DIR, _git_env, md5_file, object_path
+from .repo import CACHE_DIR, REMOTE_DIR, git_env, md5_file, object_path
 
 
 # -- damage --------------------------------------------------------------------------------------
@@ -23,13 +24,17 @@ class Damage:
     remote: dict[str, str]
     tracked: dict[str, str] = field(default_factory=dict)  # git-tracked files that differ from HEAD
     locks: dict[str, str] = field(default_factory=dict)  # stale DVC lock files
+    stores: dict[str, str] = field(default_factory=dict)  # the MLflow store and its backup
+    expected: dict[str, str] = field(default_factory=dict)  # damaged workspace file -> the md5 the lock wants
+    drift: dict[str, str] = field(default_factory=dict)  # volatile file whose bytes differ -> the lock's md5 (no damage)
 
     @property
     def clean(self) -> bool:
-        return not (self.workspace or self.cache or self.remote or self.tracked or self.locks)
+        return not (self.workspace or self.cache or self.remote or self.tracked or self.locks or self.stores)
 
     def problems(self) -> list[str]:
         return ([f"{rel}: {why}" for rel, why in self.locks.items()]
+                + [f"{rel}: {why}" for rel, why in self.stores.items()]
                 + [f"{rel}: {why}" for rel, why in self.tracked.items() if rel not in self.workspace]
                 + [f"{rel}: {why}" for rel, why in self.workspace.items()]
                 + [f"{CACHE_DIR} object {md5} ({why})" for md5, why in self.cache.items()]
@@ -63,8 +68,20 @@ def _object_problem(store: Path, md5: str) -> str | None:
     return None
 
 
-def scan(root: Path, layout: Layout, remote: bool = True) -> Damage:
-    """Hash every locked out, cache object and (if ``remote``) remote object; compare with the lock."""
+def _covers(paths: Sequence[str], rel: str) -> bool:
+    return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in paths)
+
+
+def scan(root: Path, layout: Layout, remote: bool = True, volatile: Sequence[str] = (),
+         mlflow: Mapping[str, Any] | None = None, listings: Mapping[str, Sequence[Sequence[str]]] | None = None) -> Damage:
+    """Hash every locked out, cache object and (if ``remote``) remote object; compare with the lock.
+
+    A ``volatile`` file (a plot, an out that a second run writes differently) only has to be there:
+    its bytes are judged by the metrics, not by the lock. ``mlflow``: what the build recorded of the
+    MLflow store (its registry and digest), checked against the store and its backup. ``listings``: the
+    files of each directory out as the build recorded them, for when no ``.dir`` object survived; a
+    directory holding a volatile file has a volatile ``.dir`` object, which need not survive.
+    """
     root = Path(root)
     damage = Damage({}, {}, {})
     objects: dict[str, str] = {}  # md5 -> out path, for cached outs
@@ -75,20 +92,23 @@ def scan(root: Path, layout: Layout, remote: bool = True) -> Damage:
         path = root / out.path
         if out.is_dir:
             entries = _dir_entries(root, out.md5)
-            if out.cached:
+            if entries is None and listings and out.path in listings:
+                entries = [{"relpath": rel, "md5": md5} for rel, md5 in listings[out.path]]
+            holds_volatile = any(v.startswith(out.path.rstrip("/") + "/") for v in volatile)
+            if out.cached and not holds_volatile:
                 objects[out.md5] = out.path
             if entries is None:
                 damage.workspace[out.path] = "directory listing unavailable (cache and remote lost)"
                 continue
             for entry in entries:
                 sub = f"{out.path}/{entry['relpath']}"
-                if out.cached:
+                if out.cached and not _covers(volatile, sub):
                     objects[entry["md5"]] = sub
-                _check_file(root / sub, entry["md5"], sub, damage)
+                _check_file(root / sub, entry["md5"], sub, damage, _covers(volatile, sub))
             continue
         if out.cached:
             objects[out.md5] = out.path
-        _check_file(path, out.md5, out.path, damage)
+        _check_file(path, out.md5, out.path, damage, _covers(volatile, out.path))
     stores = [(root / CACHE_DIR, damage.cache)] + ([(root / REMOTE_DIR, damage.remote)] if remote else [])
     for store, found in stores:
         for md5 in objects:  # every object the lock needs must be there, intact
@@ -102,17 +122,23 @@ def scan(root: Path, layout: Layout, remote: bool = True) -> Damage:
                     found[md5] = "content does not match its md5"
     if remote and not (root / REMOTE_DIR).is_dir():
         damage.remote["*"] = f"remote directory {REMOTE_DIR} is missing"
-    damage.tracked = tracked_damage(root)
+    damage.tracked = tracked_damage(root, layout, volatile)
     damage.locks = stale_locks(root)
+    if mlflow:
+        from .mlflow_store import problems
+
+        damage.stores = problems(root, dict(mlflow))
     return damage
 
 
-def tracked_damage(root: Path) -> dict[str, str]:
+def tracked_damage(root: Path, layout: Layout | None = None, volatile: Sequence[str] = ()) -> dict[str, str]:
     """git-tracked files (dvc.lock, .dvc files, code, uncached metrics) whose content differs from HEAD.
 
-    Hashed here as git blobs, not taken from ``git status``, which trusts the index's stat data.
+    Hashed here as git blobs, not taken from ``git status``, which trusts the index's stat data. A
+    volatile file may differ; so may ``dvc.lock``, in the hashes of volatile outs (and of the
+    directory outs holding them) only.
     """
-    listing = subprocess.run(["git", "ls-tree", "-r", "-z", "HEAD"], cwd=root, env=_git_env(), capture_output=True,
+    listing = subprocess.run(["git", "ls-tree", "-r", "-z", "HEAD"], cwd=root, env=git_env(root), capture_output=True,
                              check=True).stdout
     damaged = {}
     for entry in filter(None, listing.split(b"\0")):
@@ -127,8 +153,43 @@ def tracked_damage(root: Path) -> dict[str, str]:
             continue
         data = path.read_bytes()
         if hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest() != sha.decode():
+            if _covers(volatile, rel):
+                continue
+            if rel.endswith("dvc.lock") and volatile and layout is not None and _same_lock(
+                    _git_show(root, rel), data, layout, volatile):
+                continue
             damaged[rel] = "differs from git HEAD"
     return damaged
+
+
+def _git_show(root: Path, rel: str) -> bytes:
+    return subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=root, env=git_env(root), capture_output=True,
+                          check=True).stdout
+
+
+def _same_lock(head: bytes, work: bytes, layout: Layout, volatile: Sequence[str]) -> bool:
+    """Whether two ``dvc.lock`` texts differ only in the hashes of volatile outs (or of directories holding one)."""
+    import yaml
+
+    wdirs = {s.name: s.wdir for s in layout.stages}
+
+    def strip(text: bytes) -> object:
+        try:
+            doc = yaml.safe_load(text) or {}
+        except yaml.YAMLError:
+            return None
+        for name, entry in (doc.get("stages") or {}).items():
+            wdir = wdirs.get(name, ".")
+            for section in ("deps", "outs"):
+                for item in entry.get(section) or ():
+                    rel = os.path.normpath(os.path.join(wdir, str(item.get("path", "")))).replace(os.sep, "/")
+                    if _covers(volatile, rel) or any(v.startswith(rel.rstrip("/") + "/") for v in volatile):
+                        for key in ("md5", "size", "nfiles", "hash", "checksum", "etag"):
+                            item.pop(key, None)
+        return doc
+
+    before, after = strip(head), strip(work)
+    return before is not None and before == after
 
 
 def stale_locks(root: Path) -> dict[str, str]:
@@ -164,16 +225,22 @@ def _lock_held(path: Path) -> bool:
     return False
 
 
-def _check_file(path: Path, md5: str, rel: str, damage: Damage) -> None:
+def _check_file(path: Path, md5: str, rel: str, damage: Damage, volatile: bool = False) -> None:
     if not path.is_file():
         damage.workspace[rel] = "missing"
     elif md5_file(path) != md5:
+        if volatile:  # not damage; a checkout of the out it belongs to puts the baseline's bytes back all the same
+            damage.drift[rel] = md5
+            return
         damage.workspace[rel] = "md5 differs from dvc.lock"
+    else:
+        return
+    damage.expected[rel] = md5
 
 
 
 
-_PARTS = ("workspace", "cache", "remote", "tracked", "locks")
+_PARTS = ("workspace", "cache", "remote", "tracked", "locks", "stores")
 
 
 def _fixed(before: Damage, after: Damage) -> list[str]:

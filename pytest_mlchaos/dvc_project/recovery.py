@@ -3,32 +3,53 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from .. import failpoints
 from ..project import Attempt, RecoveryResult
 from .damage import Damage, _fixed, _lock_held, _no_worse, scan
 from .layout import Layout, Stage
-from .repo import _ANSI, CACHE_DIR, REMOTE_DIR, REMOTE_NAME, SITE_DIR, _git, _remove, object_path, open_repo
+from .repo import (
+    _ANSI,
+    CACHE_DIR,
+    REMOTE_DIR,
+    REMOTE_NAME,
+    SITE_DIR,
+    _git,
+    _remove,
+    captured_output,
+    md5_file,
+    object_path,
+    open_repo,
+    tail,
+)
 
 
 class _Recovery:
     """One recovery run: strategies in order of cost, each recorded as an ``Attempt`` and verified by md5."""
 
-    def __init__(self, root: Path, layout: Layout) -> None:
+    def __init__(self, root: Path, layout: Layout, volatile: Sequence[str] = (),
+                 mlflow: Mapping[str, Any] | None = None, listings: Mapping[str, Any] | None = None) -> None:
         self.root = root
         self.layout = layout  # read before any repair: the lock recovery must restore
+        self.volatile = tuple(volatile)  # outs judged by metrics: a rebuilt one need not match the lock's bytes
+        self.mlflow = dict(mlflow or {})  # the MLflow store as the build left it
+        self.listings = dict(listings or {})  # directory outs' files as the build left them
         self.attempts: list[Attempt] = []
+
+    def scan(self) -> Damage:
+        return scan(self.root, self.layout, volatile=self.volatile, mlflow=self.mlflow, listings=self.listings)
 
     def run(self) -> RecoveryResult:
         start = time.perf_counter()
         lock = self.root / ".dvc/tmp/lock"
         if lock.is_file() and not _lock_held(lock):
             lock.unlink()  # housekeeping: a leftover repo lock file means nothing to DVC, which rewrites it
-        damage = scan(self.root, self.layout)
+        damage = self.scan()
         if damage.clean:
             return RecoveryResult(True, "none", seconds=time.perf_counter() - start,
                                   message="nothing to repair: every out matches dvc.lock")
@@ -48,6 +69,8 @@ class _Recovery:
             damage = self._try("dvc_commit", self._commit, damage)
         if damage.remote and not damage.cache and not damage.workspace:
             damage = self._try("dvc_push", self._push, damage)
+        if damage.stores:
+            damage = self._try("mlflow_restore", self._mlflow_restore, damage)
         used = [a.strategy for a in self.attempts if a.succeeded]
         message = "" if damage.clean else "still damaged: " + "; ".join(damage.problems())
         return RecoveryResult(damage.clean, "+".join(used) or None, tuple(self.attempts),
@@ -60,7 +83,7 @@ class _Recovery:
             action(before)
         except Exception as exc:  # a failed strategy is recorded, and the next one tried
             error = f"{type(exc).__name__}: {_ANSI.sub('', str(exc)).strip()[:300]}"
-        after = scan(self.root, self.layout)
+        after = self.scan()
         fixed = _fixed(before, after)
         ok = error is None and bool(fixed) and _no_worse(before, after)
         if error is None and not ok:
@@ -87,7 +110,7 @@ class _Recovery:
             path = object_path(self.root / CACHE_DIR, md5)
             path.chmod(0o644)
             path.unlink()
-        after = scan(self.root, self.layout)
+        after = self.scan()
         ok = not any(why != "missing" for why in after.cache.values())
         self.attempts.append(Attempt("purge_corrupt_cache", ok, time.perf_counter() - start,
                                      None if ok else "corrupt objects remain: " + ", ".join(after.cache)))
@@ -103,9 +126,37 @@ class _Recovery:
         outs = {o.path for o in self.layout.outs if o.cached}
         return sorted(out for out in outs for rel in damage.workspace if rel == out or rel.startswith(out + "/"))
 
+    def _from_cache(self, damage: Damage) -> list[str]:
+        """Put each damaged file back from its cache object, when that object is there and intact (md5 checked):
+        what ``dvc checkout`` does, without parsing the pipeline again; volatile files of the same outs that
+        drifted from the lock come back too, as a checkout of the whole out would have them. Returns the
+        damaged files left for DVC."""
+        left = []
+        touched = self._damaged_outs(damage)
+        drifted = [rel for rel in damage.drift if any(rel.startswith(out.rstrip("/") + "/") for out in touched)]
+        for rel in [*damage.workspace, *drifted]:
+            md5 = damage.expected.get(rel) or damage.drift.get(rel)
+            obj = object_path(self.root / CACHE_DIR, md5) if md5 else None
+            if obj is None or not obj.is_file() or md5_file(obj) != md5:
+                if rel in damage.workspace:
+                    left.append(rel)
+                continue
+            target = self.root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.mlchaos-restore")
+            shutil.copyfile(obj, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        return left
+
     def _checkout(self, damage: Damage) -> None:
-        """Move damaged files aside (else DVC trusts its state db: inode, mtime, size), check out, and put
-        back whatever DVC could not replace, so a failed attempt leaves the evidence as it was."""
+        """Put damaged files back from the cache; for what is left, move it aside (else DVC trusts its state db:
+        inode, mtime, size), ``dvc checkout``, and put back whatever DVC could not replace, so a failed attempt
+        leaves the evidence as it was."""
+        left = self._from_cache(damage)
+        if not left:
+            return
+        damage = Damage({rel: damage.workspace[rel] for rel in left}, damage.cache, damage.remote)
         targets = self._damaged_outs(damage)
         aside = self.root / SITE_DIR / "quarantine"
         moved = []
@@ -146,8 +197,13 @@ class _Recovery:
                     if any(d == rel or d.startswith(rel + "/") for d in damage.workspace):
                         _remove(self.root / rel)  # so DVC sees them gone, whatever its state db says
                 failpoints.hit(self.root, stage.name, "write")
-                with open_repo(self.root) as repo:
-                    repo.reproduce(stage.target)
+                reproduce(self.root, stage.target)
+
+    def _mlflow_restore(self, damage: Damage) -> None:
+        """The MLflow store from its backup (or the backup from the store), whichever is whole."""
+        from .mlflow_store import restore
+
+        restore(self.root, self.mlflow)
 
     def _push(self, damage: Damage) -> None:
         for md5, problem in damage.remote.items():
@@ -157,3 +213,33 @@ class _Recovery:
                 path.unlink()
         with open_repo(self.root) as repo:
             repo.push(remote=REMOTE_NAME)
+
+
+def reproduce(root: Path, target: str | None = None, **kwargs: object) -> None:
+    """``dvc repro`` (of ``target``, else everything) with the stages' output captured: a failure names the
+    stage, its command, and the last lines it printed."""
+    from dvc.exceptions import ReproductionError
+
+    with captured_output() as log:
+        try:
+            with open_repo(root) as repo:
+                if target is None:
+                    repo.reproduce(**kwargs)
+                else:
+                    repo.reproduce(target, **kwargs)
+        except ReproductionError as exc:
+            cause = exc.__cause__ or exc.__context__
+            why = _ANSI.sub("", str(cause)).strip() if cause else ""
+            names = re.findall(r"'([^']+)'", str(exc)) or ["?"]
+            raise StageError(", ".join(n.rpartition(":")[2] for n in names), why, tail(log)) from None
+
+
+class StageError(RuntimeError):
+    """A stage of ``dvc repro`` failed: which one, DVC's reason, and the end of what the stage printed."""
+
+    def __init__(self, stage: str, reason: str, output: str) -> None:
+        self.stage, self.reason, self.output = stage, reason, output
+        text = f"stage {stage!r} failed" + (f": {reason}" if reason else "")
+        if output:
+            text += "\n--- last lines the stage printed ---\n" + output
+        super().__init__(text)

@@ -93,7 +93,10 @@ def test_artifacts_come_from_dvc_yaml_and_the_lock(foreign_project: DVCProject, 
     assert art.models == ("model.pkl",)
     assert dict(art.stage_outputs) == {"prepare": ("data/train.csv", "data/test.csv"), "train": ("model.pkl",),
                                        "evaluate": ("metrics.json",)}
-    assert set(art.tracked_files()) == set(OUTS)
+    assert set(OUTS) <= set(art.tracked_files())
+    assert set(art.source_files()) == {"data/raw.csv", "data/raw.csv.dvc", "dvc.yaml", "params.yaml", "src/prepare.py",
+                                       "src/train.py", "src/evaluate.py"}
+    assert art.holdout == ("data/test.csv",) and art.metrics_files == ("metrics.json",)
     assert (art.lock_file, art.dvc_cache, art.dvc_remote, art.metrics_file) == (
         "dvc.lock", ".dvc/cache", ".dvc-remote", "metrics.json")
 
@@ -181,7 +184,7 @@ def test_a_failpoint_makes_run_stage_fail_and_recovery_reruns_the_stage(
     failpoints.arm(foreign_env, "train", "raise", point="write")
     with pytest.raises(failpoints.StageFailure):
         foreign_project.run_stage(foreign_env, "train")
-    assert foreign_project.detect(foreign_env) == ["model.pkl: missing"]
+    assert foreign_project.detect(foreign_env) == ["model.pkl: md5 differs from dvc.lock"]  # written halfway
     result = foreign_project.recover(foreign_env, [])
     assert result.recovered and result.strategy == "dvc_checkout"
     assert workspace_md5s(foreign_env) == locked
@@ -265,7 +268,7 @@ def test_a_directory_out_in_a_wdir_and_foreach_stages_are_handled(tmp_path: Path
     project.build(root)
     art = project.artifacts(root)
     assert art.stages == ("shards", "score@a", "score@b")
-    assert dict(art.stage_outputs)["shards"] == ("work/shards",)
+    assert dict(art.stage_outputs)["shards"] == ("work/shards/0.txt", "work/shards/1.txt", "work/shards/2.txt")
     assert project.detect(root) == []
     assert project.evaluate(root) == {"n": 50.0, "b": 1.0}
 
@@ -290,6 +293,7 @@ def test_a_persistent_stage_failure_makes_recovery_say_it_failed(foreign_project
 
 def test_the_dvc_environment_is_restored_after_use_even_on_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_DIR", "/somewhere/else/.git")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.invalid")
     monkeypatch.delenv("DVC_SITE_CACHE_DIR", raising=False)
     cwd, before = os.getcwd(), dict(os.environ)
     with pytest.raises(RuntimeError, match="boom"):
@@ -297,5 +301,6 @@ def test_the_dvc_environment_is_restored_after_use_even_on_error(tmp_path: Path,
             assert Path.cwd() == tmp_path.resolve()
             assert os.environ["DVC_SITE_CACHE_DIR"] == str(tmp_path.resolve() / ".dvc/tmp/mlchaos-site")
             assert os.environ["DVC_NO_ANALYTICS"] == "1" and "GIT_DIR" not in os.environ
+            assert os.environ["MLFLOW_TRACKING_URI"] == f"sqlite:///{tmp_path.resolve()}/.mlchaos-mlflow/mlflow.db"
             raise RuntimeError("boom")
     assert os.getcwd() == cwd and dict(os.environ) == before
