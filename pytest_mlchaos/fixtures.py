@@ -19,8 +19,9 @@ PLAN_KEY = pytest.StashKey["IncidentPlan"]()
 ENV_KEY = pytest.StashKey[ChaosEnv]()
 CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()
 NO_PROJECT = (
-    "pytest-mlchaos has no project to test: set the ini key mlchaos_project = package.module:attr, "
-    "implement the pytest_mlchaos_make_project hook, or override the mlchaos_project fixture in a conftest.py"
+    "pytest-mlchaos has no project to test: run it inside a DVC repository (zero configuration), set the ini key "
+    "mlchaos_project = package.module:attr, implement the pytest_mlchaos_make_project hook, or override the "
+    "mlchaos_project fixture in a conftest.py"
 )
 
 

@@ -72,6 +72,29 @@ def _covers(paths: Sequence[str], rel: str) -> bool:
     return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in paths)
 
 
+def needed_objects(root: Path, layout: Layout, volatile: Sequence[str] = (),
+                   listings: Mapping[str, Sequence[Sequence[str]]] | None = None) -> dict[str, str]:
+    """md5 -> out path of every object the DVC cache and remote must hold for the lock's cached outs (a
+    directory out's ``.dir`` object and its files; volatile ones left out)."""
+    objects: dict[str, str] = {}
+    for out in layout.outs:
+        if out.md5 is None or not out.cached:
+            continue
+        if not out.is_dir:
+            objects[out.md5] = out.path
+            continue
+        entries = _dir_entries(root, out.md5)
+        if entries is None and listings and out.path in listings:
+            entries = [{"relpath": rel, "md5": md5} for rel, md5 in listings[out.path]]
+        if not any(v.startswith(out.path.rstrip("/") + "/") for v in volatile):
+            objects[out.md5] = out.path
+        for entry in entries or ():
+            sub = f"{out.path}/{entry['relpath']}"
+            if not _covers(volatile, sub):
+                objects[entry["md5"]] = sub
+    return objects
+
+
 def scan(root: Path, layout: Layout, remote: bool = True, volatile: Sequence[str] = (),
          mlflow: Mapping[str, Any] | None = None, listings: Mapping[str, Sequence[Sequence[str]]] | None = None) -> Damage:
     """Hash every locked out, cache object and (if ``remote``) remote object; compare with the lock.

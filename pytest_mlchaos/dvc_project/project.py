@@ -15,7 +15,7 @@ from ..incidents.spec import Incident
 from ..project import ProjectError, RecoveryResult
 from . import build as building
 from . import roles
-from .damage import _dir_entries, scan
+from .damage import _dir_entries, needed_objects, scan
 from .facts import FACTS_FILE, Facts
 from .layout import Layout, read_layout
 from .metrics import MEMO, deps_key, merge, run_in_scratch
@@ -235,6 +235,7 @@ class DVCProject:
             metrics_file=metrics_files[0], metrics_files=metrics_files,
             volatile=self.volatile(root),
             lock_file=LOCK_FILE, dvc_cache=CACHE_DIR, dvc_remote=REMOTE_DIR,
+            dvc_objects=tuple(sorted(needed_objects(Path(root), layout, self.volatile(root), facts.listings))),
             mlflow_db=mlflow.get("mlflow_db"), mlflow_artifacts=mlflow.get("mlflow_artifacts"),
             registry_model=mlflow.get("registry_model"), registry_alias=mlflow.get("registry_alias"),
             backups=mlflow.get("backups"),

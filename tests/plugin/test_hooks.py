@@ -165,7 +165,7 @@ def test_no_project_is_a_clear_failure(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest("--mlchaos")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*pytest-mlchaos has no project to test: set the ini key mlchaos_project*"])
+    result.stdout.fnmatch_lines(["*pytest-mlchaos has no project to test: run it inside a DVC repository (zero configuration), set the ini key mlchaos_project*"])
 
 
 def test_the_second_session_reuses_the_cached_baseline(pytester: pytest.Pytester) -> None:
