@@ -11,7 +11,7 @@ copy beside it (set-up, not timed). Each timed repetition then
 (2) restores the file the way the recovery manager's ``backup`` strategy does
 (``project_under_test.dvcops.place_verified``: copy, md5 checked against the DVC-recorded md5),
 (3) verifies independently like the harness does (DVC md5 from the ``.dvc`` file and the BLAKE2b
-manifest via ``pytest_mlchaos.env.take_manifest``). The full reference pipeline (training a
+manifest via ``pytest_mlchaos.manifest.take_manifest``). The full reference pipeline (training a
 forest on 1 M rows) is not run: ``mlops init`` at 1 M rows takes minutes, not a benchmark.
 
     python bench/_scale.py source ROWS FILE   # set-up: the generator's table
@@ -76,14 +76,14 @@ def measure(root: Path, n: int) -> dict:
 
     from project_under_test.dvcops import md5_file, place_verified
     from pytest_mlchaos.artifacts import Artifacts
-    from pytest_mlchaos.env import take_manifest
     from pytest_mlchaos.incidents.api import inject
+    from pytest_mlchaos.manifest import DigestCache, observe, take_manifest
     from pytest_mlchaos.incidents.spec import Incident
 
     meta = yaml.safe_load((root / (RAW + ".dvc")).read_text())
     md5 = meta["outs"][0]["md5"]
-    manifest = take_manifest(root, [RAW])  # the baseline manifest (not timed)
     artifacts = Artifacts(data=(RAW,))
+    manifest = take_manifest(root, artifacts)  # the baseline manifest (not timed)
     raw, backup = root / RAW, root / "backups" / RAW
     rows: list[dict[str, float]] = []
     for i in range(n):
@@ -94,7 +94,7 @@ def measure(root: Path, n: int) -> dict:
         t1b = time.perf_counter()
         place_verified(backup, raw, md5)
         t2 = time.perf_counter()
-        ok = md5_file(raw) == md5 and take_manifest(root, [RAW]) == manifest
+        ok = md5_file(raw) == md5 and observe(root, manifest, DigestCache()).files == manifest.files
         t3 = time.perf_counter()
         if not ok:
             raise SystemExit(f"{RAW} not restored bit-exact at repetition {i}")
