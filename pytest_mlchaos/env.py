@@ -348,6 +348,14 @@ class ChaosEnv:
         return {rel: describe_change(self.baseline.root / rel, self.root / rel)
                 for rel in manifest.sources if after.files.get(rel) != manifest.files[rel]}
 
+    def reset_round(self) -> None:
+        """Forget the finished round (incidents, recovery, evidence, outcome) so this environment can go again."""
+        self.incidents.clear()
+        self.injections.clear()
+        self.recovery = self.outcome = self.failure = self.before = None
+        self.git_copies = frozenset()
+        self.time_to_detect = self.time_to_recover = self._injected_at = None
+
     # -- lifetime ------------------------------------------------------------------------
     def remove(self) -> None:
         """Delete the environment; with a ``trash`` directory, only move it there (one rename)."""

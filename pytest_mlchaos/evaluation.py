@@ -101,7 +101,8 @@ def judged_evaluations(project: MLProject, root: Path, baseline: Baseline, after
         _remove(scratch, untrusted)
         _put(baseline.root, scratch, holdout)
         label = "the recovered model on the baseline's holdout" if holdout else "the recovered environment"
-        results = [Evaluation(f"{label} (metrics files removed)", _metrics(project, scratch))]
+        label += " (metrics files removed)" if untrusted else ""
+        results = [Evaluation(label, _metrics(project, scratch))]
         if any(_under(rel, holdout) for rel in changed):
             _put(root, scratch, holdout)
             results.append(Evaluation("the recovered model on the recovered holdout", _metrics(project, scratch)))

@@ -65,14 +65,8 @@ def tree_fingerprint(path: Path) -> dict[str, tuple[Any, ...]]:
 
 
 def reset_round(env: ChaosEnv) -> None:
-    """Forget the finished round (incidents, injections, recovery, outcome) so the same environment can go again."""
-    env.incidents.clear()
-    env.injections.clear()
-    env.recovery = None
-    env.outcome = None
-    env.time_to_detect = None
-    env.time_to_recover = None
-    env._injected_at = None
+    """Forget the finished round (incidents, injections, recovery, evidence, outcome) so the environment can go again."""
+    env.reset_round()
 
 
 _STRATEGIES: dict[tuple[type, int], tuple[Any, SearchStrategy[Incident]]] = {}
