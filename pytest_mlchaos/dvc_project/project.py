@@ -276,15 +276,12 @@ class DVCProject:
     def check_model(self, root: Path) -> str | None:
         """None if every model file loads (in the serialisation it was written in) and, when it can say its
         width, predicts one row of zeros."""
-        from ..modelfiles import load_model, model_format
+        from ..modelfiles import load_model
 
         for rel in self.artifacts(root).models:
             path = Path(root) / rel
             try:
-                fmt = model_format(path)
-                if fmt == "opaque" and path.read_bytes()[:1] == b"\x80":
-                    fmt = "joblib"  # a pickle stream longer than model_format's 64 KiB sample; joblib reads any pickle
-                model = load_model(path, fmt)
+                model = load_model(path)
                 width = getattr(model, "n_features_in_", None)
                 if width is not None and hasattr(model, "predict"):
                     import numpy as np
