@@ -222,7 +222,7 @@ class _Registry(Injector):
         finally:
             con.close()
 
-    def aliased_version(self, con: sqlite3.Connection, name: str, alias: str) -> int | None:
+    def aliased_version(self, con: sqlite3.Connection, name: str, alias: str | None) -> int | None:
         row = con.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", (name, alias)).fetchone()
         return None if row is None else int(row[0])
 
@@ -232,8 +232,9 @@ class RegistryAliasLost(_Registry):
 
     kind, mode = "model_loss", "registry_alias_lost"
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         name, alias = ctx.artifacts.registry_model, ctx.artifacts.registry_alias
+        assert name is not None  # targets() refused an environment that names no registered model
         with self.session(targets[0]) as con:
             version = self.aliased_version(con, name, alias)
             if version is None:
@@ -249,8 +250,9 @@ class RegistryVersionDeleted(_Registry):
     kind, mode = "model_loss", "registry_version_deleted"
     params = (Param("version", int, None, doc="the version deleted (default: the one the alias serves, else the latest)", low=1),)
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         name, alias = ctx.artifacts.registry_model, ctx.artifacts.registry_alias
+        assert name is not None  # targets() refused an environment that names no registered model
         with self.session(targets[0]) as con:
             live = [int(v) for (v,) in con.execute(
                 "SELECT version FROM model_versions WHERE name = ? AND current_stage != ? ORDER BY version",

@@ -116,14 +116,14 @@ class PartialWrite(_StageInjector):
     params = (STAGE, Param("fraction", float, 0.5, doc="share of each output's bytes written before the kill",
                            low=0.0, low_open=True, high=1.0, high_open=True))
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         stage = incident.param("stage")
         outs = list(ctx.artifacts.stage_outputs.get(stage, ()))
         if not outs:
             raise IncidentError(f"{self.where()}: stage {stage!r} lists no outputs (artifacts.stage_outputs) to cut")
         return outs
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         require_files(self.where(), targets, ctx.root)
         notes = []
         for path in targets:
@@ -153,7 +153,7 @@ class StaleLock(_StageInjector):
     )
     needs_stage = False
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         lock = incident.param("lock")
         if lock == "dvc_lock":
             if not ctx.artifacts.lock_file:
@@ -161,7 +161,7 @@ class StaleLock(_StageInjector):
             return [ctx.artifacts.lock_file]
         return [f".dvc/tmp/{lock}"]
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         root = Path(ctx.root).resolve()
         lock = incident.param("lock")
         path = targets[0]

@@ -82,10 +82,10 @@ class DvcCacheCorruption(_CacheInjector):
         Param("flips", int, 1, doc="bytes with a flipped bit in each object", low=1),
     )
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         return self.objects(ctx, incident, None, incident.param("objects"))
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         notes = []
         for path in targets:
             st = path.stat()
@@ -106,10 +106,10 @@ class DvcCacheLoss(_CacheInjector):
     params = (Param("fraction", float, 1.0, doc="share of the cache objects deleted (target=<file>: that file's object)",
                     low=0.0, low_open=True, high=1.0, severity=True),)
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         return self.objects(ctx, incident, incident.param("fraction"), None)
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         for path in targets:
             path.unlink()
         total = len(cache_objects(self.store_dir(ctx))) + len(targets)
@@ -124,11 +124,13 @@ class DvcRemoteLoss(_StoreInjector):
                     choices=("emptied", "unreachable")),)
     store = "dvc_remote"
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         self.store_dir(ctx)
-        return [ctx.artifacts.dvc_remote]
+        remote = ctx.artifacts.dvc_remote
+        assert remote is not None  # store_dir() refused an environment without one
+        return [remote]
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         remote = targets[0]
         if incident.param("how") == "unreachable":
             moved = remote.with_name(remote.name + ".unreachable")
@@ -156,14 +158,14 @@ class BackupLoss(_StoreInjector):
                     severity=True),)
     store = "backups"
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         files = sorted(p for p in self.store_dir(ctx).rglob("*") if p.is_file() or p.is_symlink())
         if not files:
             raise IncidentError(f"{self.where()}: the backups directory {ctx.artifacts.backups!r} holds no files")
         k = count_for(incident.param("fraction"), len(files))
         return [ctx.rel(p) for p in sorted(ctx.rng.sample(files, k))]
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         for path in targets:
             path.unlink()
         return f"deleted {len(targets)} backup file(s) from {ctx.artifacts.backups}"
@@ -179,12 +181,12 @@ class MlflowStoreCorruption(_StoreInjector):
         Param("pages", int, 1, doc="pages: how many pages are overwritten", low=1, severity=True),
     )
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         if not ctx.artifacts.mlflow_db:
             raise IncidentError(f"{self.where()}: this environment has no MLflow database (artifacts.mlflow_db is not set)")
         return [ctx.artifacts.mlflow_db]
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         path = targets[0]
         require_files(self.where(), targets, ctx.root)
         data = bytearray(path.read_bytes())
