@@ -25,6 +25,8 @@ also shaped as a Hypothesis ``hypothesis`` entry point, which Hypothesis calls o
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import HealthCheck, Phase, settings
 
 DEV = "mlchaos-dev"
@@ -37,7 +39,7 @@ __all__ = ["CI", "DEV", "PHASES", "PROFILES", "register_profiles"]
 
 def register_profiles() -> None:
     """Register ``mlchaos-dev`` and ``mlchaos-ci`` (idempotent); loading one is left to the user."""
-    common = dict(deadline=None, stateful_step_count=10, phases=PHASES, suppress_health_check=[HealthCheck.too_slow])
+    common: dict[str, Any] = dict(deadline=None, stateful_step_count=10, phases=PHASES, suppress_health_check=[HealthCheck.too_slow])
     # explicit about every choice: a profile's parent is whatever profile is current at registration
     # (Hypothesis's own "ci" profile, derandomised, when it runs under CI)
     settings.register_profile(DEV, max_examples=20, derandomize=False, report_multiple_bugs=True, **common)

@@ -145,7 +145,8 @@ def ensure_project(obj: Any, where: str) -> MLProject:
         missing.insert(0, "name")
     if missing:
         raise ProjectError(f"{where}: {obj!r} is not an MLProject; missing: {', '.join(missing)}")
-    return obj
+    project: MLProject = obj  # every method and a name, checked above
+    return project
 
 
 @dataclass

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, cast
 
 from .env import ChaosEnv
 from .gate import Thresholds, Verdict
@@ -144,7 +144,7 @@ def find_breaking_severity(
     n = math.ceil((hi - lo) / step)
 
     def value(k: int) -> float:  # a grid of ``step`` from ``lo``, so reported values are round numbers
-        return hi if k >= n else p.type(round(lo + k * step, 12))
+        return hi if k >= n else cast(float, p.type(round(lo + k * step, 12)))  # an int parameter stays an int
 
     if not breaks(hi):
         return result(None, hi)

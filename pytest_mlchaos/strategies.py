@@ -213,9 +213,10 @@ def _grid_value(lo: float, hi: float, k: int, p: Param) -> float:
     value = lo + (hi - lo) * k / _STEPS
     tidy = round(value, 12)
     try:
-        return p.check(tidy, "strategy")
+        checked: float = p.check(tidy, "strategy")
     except IncidentError:
         return value
+    return checked
 
 
 def _param_strategy(p: Param, max_severity: float, available: Mapping[str, tuple[Any, ...]] | None,
@@ -246,15 +247,15 @@ def _param_strategy(p: Param, max_severity: float, available: Mapping[str, tuple
         top = lo + math.floor((hi - lo) * cap) if p.severity else hi
         return st.integers(min_value=lo, max_value=max(lo, top))
     if p.type is float:
-        lo, hi = _float_bounds(p)
-        if hi < lo or (hi == lo and (p.low_open or p.high_open)):
+        flo, fhi = _float_bounds(p)
+        if fhi < flo or (fhi == flo and (p.low_open or p.high_open)):
             raise StrategyError(f"{where}: parameter {p.name} has an empty range {p.describe_range()}")
         k_min = 1 if p.low_open else 0
         k_max = math.floor(_STEPS * cap) if p.severity else _STEPS
         if p.high_open and k_max == _STEPS:
             k_max -= 1
         k_max = max(k_min, k_max)
-        return st.integers(min_value=k_min, max_value=k_max).map(lambda k: _grid_value(lo, hi, k, p))
+        return st.integers(min_value=k_min, max_value=k_max).map(lambda k: _grid_value(flo, fhi, k, p))
     if p.default is not None:
         return None
     if p.required:

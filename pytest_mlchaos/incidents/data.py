@@ -29,7 +29,7 @@ from ._tables import Table, read_table
 from .registry import IncidentRegistry, InjectionContext
 from .spec import Incident, IncidentError, Param
 
-FRACTION = dict(low=0.0, low_open=True, high=1.0)
+FRACTION: dict[str, Any] = dict(low=0.0, low_open=True, high=1.0)
 LABEL = Param("label", str, None, doc="the label column, left alone by feature damage: a header name or a 0-based index "
               "('-1': the last); default: 'churn' if the header has it, else the last column")
 TABLES = "CSV/TSV (with or without a header row), Parquet and JSON Lines tables, each written back in its own format"
@@ -123,7 +123,8 @@ def standard_normals(rng: random.Random, count: int) -> list[float]:
         import numpy as np
     except ImportError:
         return [rng.gauss(0.0, 1.0) for _ in range(count)]
-    return np.random.default_rng(rng.getrandbits(64)).standard_normal(count).tolist()
+    draws: list[float] = np.random.default_rng(rng.getrandbits(64)).standard_normal(count).tolist()
+    return draws
 
 
 class _TableInjector(_DataInjector):
@@ -454,7 +455,7 @@ def _previous_dvc_version(ctx: InjectionContext, rel: str, path: Path) -> Path |
         except (OSError, subprocess.SubprocessError):
             continue
         for md5 in _MD5.findall(text):
-            obj = cache / "files" / "md5" / md5[:2] / md5[2:]
+            obj: Path = cache / "files" / "md5" / md5[:2] / md5[2:]
             if obj.is_file() and file_digest(obj) != current:
                 ctx.rel(obj)  # contained
                 return obj

@@ -76,7 +76,8 @@ class Incident:
         return dict(self.params).get(name, default)
 
     def replace(self, **changes: Any) -> Incident:
-        values = {"kind": self.kind, "mode": self.mode, "params": self.param_dict, "target": self.target, "seed": self.seed}
+        values: dict[str, Any] = {"kind": self.kind, "mode": self.mode, "params": self.param_dict, "target": self.target,
+                                  "seed": self.seed}
         values.update(changes)
         return Incident(**values)
 
@@ -131,7 +132,7 @@ class Param:
     """
 
     name: str
-    type: type
+    type: type[Any]
     default: Any = None
     doc: str = ""
     low: float | None = None

@@ -189,7 +189,7 @@ def incident_record(outcome: IncidentOutcome) -> dict[str, Any]:
     (signed). A missing metric has ``after`` and ``relative_drop`` null (the drop is
     infinite); ``outcome_from_record`` reads that back.
     """
-    record = jsonable(outcome.to_dict())
+    record: dict[str, Any] = jsonable(outcome.to_dict())
     record["metrics"] = [
         {**jsonable(m.to_dict()), "relative_change": _round(relative_change(m))} for m in outcome.metrics
     ]

@@ -37,7 +37,8 @@ def _worst_metric(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
     metrics = list(record.get("metrics", ()))
     if not metrics:
         return None
-    return max(metrics, key=lambda m: math.inf if m.get("relative_drop") is None else m["relative_drop"])
+    worst: Mapping[str, Any] = max(metrics, key=lambda m: math.inf if m.get("relative_drop") is None else m["relative_drop"])
+    return worst
 
 
 def worst_metric_text(record: Mapping[str, Any]) -> str:
@@ -74,7 +75,8 @@ def _mark(record: Mapping[str, Any]) -> str:
 def _verdict_label(record: Mapping[str, Any], short: bool = False) -> str:
     if record["verdict"] == "unrecovered" and record.get("expect") == "unrecoverable":
         return "unrecovered (exp)" if short else "unrecovered (expected)"
-    return record["verdict"]
+    verdict: str = record["verdict"]
+    return verdict
 
 
 def _headline_parts(report: Mapping[str, Any]) -> list[str]:
