@@ -13,9 +13,10 @@ import random
 import shutil
 import subprocess
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from .artifacts import Artifacts
 from .containment import EscapeError, check_contained

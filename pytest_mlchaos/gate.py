@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import math
 import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 
 class Verdict(str, enum.Enum):

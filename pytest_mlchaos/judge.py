@@ -22,8 +22,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from .evidence import Evidence
-from .gate import (FALSE_RECOVERY_STILL, Thresholds, Verdict, compare_metrics, expectation_met, metric_verdict,
-                   mttr_over_budget, worst_changes)
+from .gate import (
+    FALSE_RECOVERY_STILL,
+    Thresholds,
+    Verdict,
+    compare_metrics,
+    expectation_met,
+    metric_verdict,
+    mttr_over_budget,
+    worst_changes,
+)
 from .manifest import Manifest, Observation, Served
 from .outcome import IncidentOutcome
 

@@ -6,13 +6,15 @@ DVC, MLflow, scikit-learn or pandas.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
-from typing import TYPE_CHECKING, Any, Generator
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .env import BASELINE_FILE
+from .evidence import Evidence, Failure
 from .fixtures import (
     CALL_REPORT_KEY,
     ENV_KEY,
@@ -28,12 +30,10 @@ from .fixtures import (
 )
 from .gate import Verdict
 from .incidents.spec import IncidentError
+from .judge import Policy, judge
 from .markers import MARKER_HELP, IncidentPlan, ordered_marks, parse_marks
 from .outcome import IncidentOutcome
 from .project import ProjectError
-from .env import BASELINE_FILE
-from .evidence import Evidence, Failure
-from .judge import Policy, judge
 from .session import ChaosSession
 from .settings import OPT_ENABLE, OPT_MARKDOWN, OPT_REPORT, add_options, load_settings
 

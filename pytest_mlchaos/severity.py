@@ -18,8 +18,9 @@ not hold, the result is still a severity that breaks next to one that holds, wit
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, cast
+from typing import cast
 
 from .env import ChaosEnv
 from .gate import Thresholds, Verdict

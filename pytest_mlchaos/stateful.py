@@ -25,8 +25,9 @@ round that failed. They replay that round on a fresh environment; the steps befo
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from hypothesis import note
 from hypothesis import settings as Settings

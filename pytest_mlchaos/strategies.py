@@ -16,8 +16,9 @@ Importing this module registers the ``mlchaos-dev``/``mlchaos-ci`` settings prof
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from hypothesis import note
 from hypothesis import strategies as st

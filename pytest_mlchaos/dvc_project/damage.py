@@ -6,9 +6,10 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .layout import Layout
 from .repo import CACHE_DIR, REMOTE_DIR, git_env, md5_file, object_path

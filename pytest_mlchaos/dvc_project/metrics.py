@@ -9,9 +9,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .layout import Stage
 from .repo import MLFLOW_DIR, hermetic_environ, md5_file

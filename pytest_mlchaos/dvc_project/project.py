@@ -7,8 +7,8 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ..artifacts import Artifacts
 from ..incidents.spec import Incident

@@ -6,8 +6,9 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from .. import failpoints
 from ..project import Attempt, RecoveryResult

@@ -6,9 +6,9 @@ Every function here takes the ``Layout`` and the user's options and either answe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Sequence
 
 from ..project import ProjectError
 from .layout import Layout, Stage

@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..artifacts import Artifacts
 from .registry import IncidentRegistry, InjectionContext

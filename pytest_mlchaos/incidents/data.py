@@ -23,7 +23,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
-from ._files import RoleInjector, count_for, cut_point, flip_bytes_in_place, pick, require_files, restore_times, write_atomic
+from ._files import (
+    RoleInjector,
+    count_for,
+    cut_point,
+    flip_bytes_in_place,
+    pick,
+    require_files,
+    restore_times,
+    write_atomic,
+)
 from ._formats import DataFormat, sniff
 from ._tables import Table, read_table
 from .registry import IncidentRegistry, InjectionContext

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pickletools
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..modelfiles import load_model, model_format, save_model
 from ._files import RoleInjector, require_files, write_atomic

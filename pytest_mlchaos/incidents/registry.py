@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
+from typing import Any, ClassVar
 
 from ..artifacts import Artifacts
 from .spec import Incident, IncidentError, Injection, Param, relpath_within
-
 
 # The content digest of the manifest and of damaged files. BLAKE2b is as collision-resistant as
 # SHA-256 and about 3x faster in software (a 141 MB CSV: 0.25 s instead of 0.73 s here).

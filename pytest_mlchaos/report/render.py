@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from ..outcome import IncidentOutcome
 from .document import VERDICT_SYMBOLS, relative_change
-
 
 # -- rendering helpers -----------------------------------------------------------------------
 
