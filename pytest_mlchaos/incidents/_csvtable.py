@@ -207,5 +207,5 @@ def number_formatter(is_int: bool, decimals: int) -> Callable[[float], str]:
     if is_int:
         return lambda value: str(round(value))
     if decimals:
-        return ("{:.%df}" % decimals).format
+        return lambda value: f"{value:.{decimals}f}"
     return repr
