@@ -89,13 +89,15 @@ def add_options(parser: pytest.Parser) -> None:
                     help="Count degraded recoveries as failures")
     group.addoption(OPT_LIST, dest="mlchaos_list", action="store_true", default=False,
                     help="Show the incident catalogue (kinds, modes, parameters) and exit")
-    parser.addini(INI_PROJECT, "The project under test, as package.module:attr (an MLProject or a callable returning one)",
+    parser.addini(INI_PROJECT,
+                  "The project under test, as package.module:attr (an MLProject or a callable returning one)",
                   default="")
-    parser.addini("mlchaos_warn_drop", f"Relative metric drop that makes a recovery degraded (default {DEFAULT_WARN_DROP})",
-                  default="")
-    parser.addini("mlchaos_fail_drop", f"Relative metric drop that makes a recovery critical (default {DEFAULT_FAIL_DROP})",
-                  default="")
-    parser.addini("mlchaos_metrics", "Metrics to gate on, one per line or comma-separated (a prefix selects nested keys)",
+    parser.addini("mlchaos_warn_drop",
+                  f"Relative metric drop that makes a recovery degraded (default {DEFAULT_WARN_DROP})", default="")
+    parser.addini("mlchaos_fail_drop",
+                  f"Relative metric drop that makes a recovery critical (default {DEFAULT_FAIL_DROP})", default="")
+    parser.addini("mlchaos_metrics",
+                  "Metrics to gate on, one per line or comma-separated (a prefix selects nested keys)",
                   type="linelist", default=[])
     parser.addini(INI_LOWER, "Metrics where lower is better, one per line or comma-separated (added to the project's "
                   "and to conventional names such as rmse, loss, error)", type="linelist", default=[])

@@ -80,7 +80,8 @@ def _bounds(p: Param, low: float | None, high: float | None, tolerance: float, w
     lo = low if low is not None else p.low
     hi = high if high is not None else p.high
     if lo is None or hi is None:
-        raise IncidentError(f"{where}: parameter {p.name} has range {p.describe_range() or 'unbounded'}; pass low= and high=")
+        raise IncidentError(f"{where}: parameter {p.name} has range {p.describe_range() or 'unbounded'}; pass low= "
+                            "and high=")
     if low is None and p.low_open:
         lo = lo + step
     if high is None and p.high_open:

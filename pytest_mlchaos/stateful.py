@@ -102,7 +102,8 @@ class ChaosMachine(RuleBasedStateMachine):
         """A subclass bound to ``factory``, with class attributes overridden (``thresholds=...``, ...)."""
         unknown = sorted(a for a in attributes if a not in _CONFIGURABLE)
         if unknown:
-            raise TypeError(f"ChaosMachine.configure: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(_CONFIGURABLE)}")
+            raise TypeError(f"ChaosMachine.configure: unknown option(s) {', '.join(unknown)}; allowed: "
+                            f"{', '.join(_CONFIGURABLE)}")
         if factory is not None and not callable(factory):
             raise TypeError(f"ChaosMachine.configure: factory={factory!r} is not callable; pass e.g. ml_env_factory")
         body: dict[str, Any] = dict(attributes)
@@ -122,8 +123,8 @@ class ChaosMachine(RuleBasedStateMachine):
         """A fresh environment; override it, or configure ``env_factory``."""
         factory = type(self).env_factory
         if factory is None:
-            raise TypeError(f"{type(self).__name__} has no environment factory: use {type(self).__name__}.configure(ml_env_factory) "
-                            "or override make_env()")
+            raise TypeError(f"{type(self).__name__} has no environment factory: use "
+                            f"{type(self).__name__}.configure(ml_env_factory) or override make_env()")
         env = factory()
         if not isinstance(env, ChaosEnv):
             raise TypeError(f"the environment factory returned {env!r}, not a ChaosEnv")

@@ -103,9 +103,11 @@ def _names(arg: str, value: Any, what: str) -> tuple[str, ...]:
 
 def _check_severity(max_severity: Any) -> float:
     if isinstance(max_severity, bool) or not isinstance(max_severity, (int, float)) or math.isnan(max_severity):
-        raise StrategyError(f"max_severity={max_severity!r} must be a number in (0, 1], the fraction of each severity range to use")
+        raise StrategyError(f"max_severity={max_severity!r} must be a number in (0, 1], the fraction of each severity "
+                            "range to use")
     if not 0.0 < max_severity <= 1.0:
-        raise StrategyError(f"max_severity={max_severity!r} is outside (0, 1]; use e.g. 0.5 for the milder half of each severity range")
+        raise StrategyError(f"max_severity={max_severity!r} is outside (0, 1]; use e.g. 0.5 for the milder half of "
+                            "each severity range")
     return float(max_severity)
 
 
@@ -116,7 +118,8 @@ def _check_targets(targets: Any) -> tuple[str | None, ...] | Mapping[str, tuple[
     def one(arg: str, value: Any) -> tuple[str | None, ...]:
         items = (value,) if isinstance(value, str) else tuple(value)
         if not items:
-            raise StrategyError(f"{arg}={value!r} is empty; give at least one target path or role (None for the default)")
+            raise StrategyError(f"{arg}={value!r} is empty; give at least one target path or role (None for the "
+                                "default)")
         for item in items:
             if item is not None and not isinstance(item, str):
                 raise StrategyError(f"{arg}: {item!r} is not a target path or role (a string, or None for the default)")
@@ -139,7 +142,8 @@ def _resolve_registry(registry: Any) -> IncidentRegistry:
     if registry is None:
         registry = active_registry()
     if not isinstance(registry, IncidentRegistry):
-        raise StrategyError(f"registry={registry!r} is not an IncidentRegistry (leave it None for the session's registry)")
+        raise StrategyError(f"registry={registry!r} is not an IncidentRegistry (leave it None for the session's "
+                            "registry)")
     if not registry.kinds():
         raise StrategyError("registry has no incident kinds registered; nothing to generate")
     return registry
@@ -162,14 +166,16 @@ def _select(registry: IncidentRegistry, options: _Options) -> list[tuple[str, In
             for mode in kind_modes:
                 if mode not in registry.modes(kind):
                     raise _UnknownName(
-                        f"modes: unknown mode {mode!r} for incident {kind!r}; allowed modes: {', '.join(registry.modes(kind))}")
+                        f"modes: unknown mode {mode!r} for incident {kind!r}; allowed modes: "
+                        f"{', '.join(registry.modes(kind))}")
     kinds = list(options.kinds) if options.kinds is not None else (list(modes) if isinstance(modes, Mapping) else known)
     if modes is not None and not isinstance(modes, Mapping):
         allowed = {m for kind in kinds for m in registry.modes(kind)}
         for mode in modes:
             if mode not in allowed:
                 listed = ", ".join(f"{k}: {', '.join(registry.modes(k))}" for k in kinds)
-                raise _UnknownName(f"modes: unknown mode {mode!r} for kinds {', '.join(kinds)}; allowed modes ({listed})")
+                raise _UnknownName(f"modes: unknown mode {mode!r} for kinds {', '.join(kinds)}; allowed modes "
+                                   f"({listed})")
     selected = []
     for kind in kinds:
         wanted = modes.get(kind) if isinstance(modes, Mapping) else modes
@@ -260,7 +266,8 @@ def _param_strategy(p: Param, max_severity: float, available: Mapping[str, tuple
     if p.default is not None:
         return None
     if p.required:
-        raise _Skip(f"{where} has a required {p.type_name()} parameter {p.name} with no choices, bounds or default to draw from")
+        raise _Skip(f"{where} has a required {p.type_name()} parameter {p.name} with no choices, bounds or default to "
+                    "draw from")
     return None
 
 
@@ -313,7 +320,8 @@ def _build(registry: IncidentRegistry, options: _Options) -> SearchStrategy[Inci
         chosen = {kind for kind, _, _ in selected}
         for kind in options.targets:
             if kind not in chosen:
-                raise StrategyError(f"targets names kind {kind!r}, which is not among the kinds generated: {', '.join(sorted(chosen))}")
+                raise StrategyError(f"targets names kind {kind!r}, which is not among the kinds generated: "
+                                    f"{', '.join(sorted(chosen))}")
     parts, skipped = [], []
     for kind, injector, explicit in selected:
         try:

@@ -175,7 +175,8 @@ class DVCProject:
         for rel in (".dvc/config", LOCK_FILE, ".git/config"):
             path = Path(root) / rel
             if path.is_file() and old in path.read_bytes():
-                raise ProjectError(f"{rel} in {root} holds the absolute path {old_root}; DVCProject keeps paths relative")
+                raise ProjectError(f"{rel} in {root} holds the absolute path {old_root}; "
+                                   "DVCProject keeps paths relative")
 
     # -- what the environment is ----------------------------------------------------------------
     def _head(self, root: Path) -> str:

@@ -89,7 +89,8 @@ def check_stages(layout: Layout, names: Sequence[str]) -> tuple[str, ...]:
     known = [s.name for s in layout.stages]
     for name in names:
         if name not in known:
-            raise ProjectError(f"DVCProject skip_stages: {name!r} is not a stage of dvc.yaml; stages: {', '.join(known)}")
+            raise ProjectError(f"DVCProject skip_stages: {name!r} is not a stage of dvc.yaml; stages: "
+                               f"{', '.join(known)}")
     return tuple(names)
 
 

@@ -353,7 +353,8 @@ class ParquetTable(Table):
         try:
             import pyarrow.parquet as pq
         except ImportError:
-            raise IncidentError(f"{where}: {path.name} is Parquet, and editing Parquet needs pyarrow (pip install pyarrow)") from None
+            raise IncidentError(f"{where}: {path.name} is Parquet, and editing Parquet needs pyarrow "
+                                "(pip install pyarrow)") from None
         try:
             parquet = pq.ParquetFile(path)
             table = parquet.read()

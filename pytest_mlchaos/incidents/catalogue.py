@@ -20,8 +20,8 @@ def describe(registry: IncidentRegistry) -> str:
             for param in injector.params:
                 lines.append(f"      {describe_param(param)}")
         lines.append("")
-    lines.append("Every incident also takes target= (a path under the environment root, or a role: data, models, a stage name) "
-                 "and seed= (fixes every random choice).")
+    lines.append("Every incident also takes target= (a path under the environment root, or a role: data, models, a "
+                 "stage name) and seed= (fixes every random choice).")
     return "\n".join(lines)
 
 

@@ -39,8 +39,8 @@ from .registry import IncidentRegistry, InjectionContext
 from .spec import Incident, IncidentError, Param
 
 FRACTION: dict[str, Any] = dict(low=0.0, low_open=True, high=1.0)
-LABEL = Param("label", str, None, doc="the label column, left alone by feature damage: a header name or a 0-based index "
-              "('-1': the last); default: 'churn' if the header has it, else the last column")
+LABEL = Param("label", str, None, doc="the label column, left alone by feature damage: a header name or a 0-based "
+              "index ('-1': the last); default: 'churn' if the header has it, else the last column")
 TABLES = "CSV/TSV (with or without a header row), Parquet and JSON Lines tables, each written back in its own format"
 ANY_FILE = "any file; a directory target: one file in it, chosen by the seed"
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson")
@@ -73,9 +73,9 @@ class _DataInjector(RoleInjector):
             kinds = Counter(p.suffix.lower() or "no suffix" for p in files)
             held = ", ".join(f"{n} {suffix}" for suffix, n in kinds.most_common()) or "no files"
             hint = f" (e.g. {', '.join(map(repr, tables))})" if tables else ""
-            raise IncidentError(f"{self.where()}: target {rel!r} is a directory ({held}); {self.mode} edits the cells of "
-                                f"one table: pass target=<a table file in it>{hint}. Modes that pick a file in a directory "
-                                "by the seed: bitflip, truncate, delete, stale_version")
+            raise IncidentError(f"{self.where()}: target {rel!r} is a directory ({held}); {self.mode} edits the cells "
+                                f"of one table: pass target=<a table file in it>{hint}. Modes that pick a file in a "
+                                "directory by the seed: bitflip, truncate, delete, stale_version")
         if not files:
             raise IncidentError(f"{self.where()}: target {rel!r} is a directory with no files to damage")
         return ctx.rel(ctx.rng.choice(files))
@@ -158,7 +158,8 @@ class Noise(_TableInjector):
         features = set(table.feature_columns(table.label_column(incident.param("label"), self.where())))
         numeric = {c: v for c, v in table.numeric_columns().items() if c in features}
         if not numeric or not table.n_rows:
-            raise IncidentError(f"{self.where()}: {table.path.name} has no numeric feature columns (and rows) to add noise to")
+            raise IncidentError(f"{self.where()}: {table.path.name} has no numeric feature columns (and rows) to add "
+                                "noise to")
         n = table.n_rows
         rows = pick(ctx.rng, range(n), count_for(incident.param("fraction"), n))
         scale = incident.param("scale")
@@ -243,8 +244,8 @@ class LabelFlip(_TableInjector):
         n = table.n_rows
         classes = sorted({_hashable(v) for v in table.column_values(col) if not table.is_blank(v)}, key=_class_order)
         if len(classes) < 2:
-            raise IncidentError(f"{self.where()}: label column {table.col_name(col)} of {table.path.name} has fewer than "
-                                f"2 classes: {classes}")
+            raise IncidentError(f"{self.where()}: label column {table.col_name(col)} of {table.path.name} has fewer "
+                                f"than 2 classes: {classes}")
         rows = pick(ctx.rng, range(n), count_for(incident.param("fraction"), n))
         for i in rows:
             fields = table.fields(i)
@@ -273,7 +274,8 @@ class SchemaDrift(_TableInjector):
     kind, mode = "data_corruption", "schema_drift"
     params = (
         Param("change", str, "drop", doc="what changed", choices=("drop", "rename", "reorder", "dtype")),
-        Param("column", str, None, doc="the column hit, a name or a 0-based index (default: a feature column chosen by the seed)"),
+        Param("column", str, None, doc="the column hit, a name or a 0-based index (default: a feature column chosen "
+                                       "by the seed)"),
         LABEL,
     )
 
@@ -405,7 +407,8 @@ class StaleVersion(_DataInjector):
     params = (
         Param("fraction", float, 0.2, doc="share of the newest rows the older version lacks (subset source)",
               severity=True, low=0.0, low_open=True, high=1.0, high_open=True),
-        Param("source", str, "auto", doc="auto: a previous version from the DVC cache if git history has one, else a subset",
+        Param("source", str, "auto", doc="auto: a previous version from the DVC cache if git history has one, else a "
+                                         "subset",
               choices=("auto", "cache", "subset")),
     )
     formats = "cache: any file with an earlier DVC version; subset: " + TABLES
@@ -427,7 +430,8 @@ class StaleVersion(_DataInjector):
                 write_atomic(path, old.read_bytes())  # a copy: the cache object keeps its own inode and mode
                 return f"put back a previous version of {rel} from the DVC cache ({ctx.rel(old)})"
             if source == "cache":
-                raise IncidentError(f"{self.where()}: no previous version of {rel!r} in git history and the DVC cache; use source='subset'")
+                raise IncidentError(f"{self.where()}: no previous version of {rel!r} in git history and the DVC "
+                                    "cache; use source='subset'")
         fmt = self.table_format(ctx, path)
         table = read_table(path, self.where(), fmt)
         n = table.n_rows

@@ -128,8 +128,8 @@ class WrongModel(_ModelFile):
 
     kind, mode = "model_loss", "wrong_model"
     params = (
-        Param("variant", str, "auto", doc="pruned: a forest cut to a few trees; degraded: predictions wrong on a fraction "
-              "of rows; auto: pruned for forests, else degraded", choices=("auto", "pruned", "degraded")),
+        Param("variant", str, "auto", doc="pruned: a forest cut to a few trees; degraded: predictions wrong on a "
+              "fraction of rows; auto: pruned for forests, else degraded", choices=("auto", "pruned", "degraded")),
         Param("fraction", float, 0.3, doc="degraded: share of predictions made wrong", severity=True,
               low=0.0, low_open=True, high=1.0),
         Param("trees", int, 1, doc="pruned: trees kept", low=1),
@@ -141,9 +141,9 @@ class WrongModel(_ModelFile):
         for rel in chosen:
             path = ctx.path(rel)
             if path.is_file() and model_format(path) == "opaque":
-                raise IncidentError(f"{self.where()}: {rel} is not a pickle, joblib or skops file (opaque bytes that only "
-                                    "the project's own code reads), so no worse model can be written in its format; "
-                                    "modes that apply to it as bytes: corrupt, truncate, delete")
+                raise IncidentError(f"{self.where()}: {rel} is not a pickle, joblib or skops file (opaque bytes that "
+                                    "only the project's own code reads), so no worse model can be written in its "
+                                    "format; modes that apply to it as bytes: corrupt, truncate, delete")
         return chosen
 
     def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
@@ -178,10 +178,10 @@ class WrongModel(_ModelFile):
             forest.n_estimators = trees
             return model, f"{type(model).__name__} with its forest cut to {trees} tree(s) (trees {kept})"
         if fmt == "skops":
-            raise IncidentError(f"{self.where()}: {rel} is a skops file; variant {variant!r} would wrap {type(model).__name__} "
-                                "in a class its skops loader does not trust, so it would fail to load instead of scoring "
-                                "worse; a skops model takes variant='pruned' (a forest with more trees than trees=), "
-                                "or use mode 'corrupt'")
+            raise IncidentError(f"{self.where()}: {rel} is a skops file; variant {variant!r} would wrap "
+                                f"{type(model).__name__} in a class its skops loader does not trust, so it would fail "
+                                "to load instead of scoring worse; a skops model takes variant='pruned' (a forest "
+                                "with more trees than trees=), or use mode 'corrupt'")
         from ._degraded import DegradedModel
 
         fraction = incident.param("fraction")
@@ -202,7 +202,8 @@ class _Registry(Injector):
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         where = f"incident {self.kind}/{self.mode}"
         if not ctx.artifacts.registry_model:
-            raise IncidentError(f"{where}: this environment names no registered model (artifacts.registry_model is not set)")
+            raise IncidentError(f"{where}: this environment names no registered model "
+                                "(artifacts.registry_model is not set)")
         if incident.target is not None:
             return [incident.target]
         if not ctx.artifacts.mlflow_db:
@@ -219,7 +220,8 @@ class _Registry(Injector):
             with con:
                 yield con
         except sqlite3.DatabaseError as exc:
-            raise IncidentError(f"incident {self.kind}/{self.mode}: {path.name} is not a readable MLflow database ({exc})") from exc
+            raise IncidentError(f"incident {self.kind}/{self.mode}: {path.name} is not a readable MLflow database "
+                                f"({exc})") from exc
         finally:
             con.close()
 
@@ -260,16 +262,16 @@ class RegistryVersionDeleted(_Registry):
                 (name, STAGE_DELETED_INTERNAL))]
             version = incident.param("version") or self.aliased_version(con, name, alias) or (live[-1] if live else None)
             if version not in live:
-                raise IncidentError(f"incident {self.kind}/{self.mode}: parameter version={version!r} is not a live version "
-                                    f"of {name!r}; versions: {', '.join(map(str, live)) or 'none'}")
+                raise IncidentError(f"incident {self.kind}/{self.mode}: parameter version={version!r} is not a live "
+                                    f"version of {name!r}; versions: {', '.join(map(str, live)) or 'none'}")
             now = _later(con, name)
-            lost = [a for (a,) in con.execute("SELECT alias FROM registered_model_aliases WHERE name = ? AND version = ?",
-                                              (name, version))]
+            lost = [a for (a,) in con.execute("SELECT alias FROM registered_model_aliases "
+                                              "WHERE name = ? AND version = ?", (name, version))]
             con.execute("DELETE FROM registered_model_aliases WHERE name = ? AND version = ?", (name, version))
             con.execute(
-                "UPDATE model_versions SET current_stage = ?, last_updated_time = ?, description = NULL, user_id = NULL, "
-                "source = 'REDACTED-SOURCE-PATH', run_id = 'REDACTED-RUN-ID', run_link = 'REDACTED-RUN-LINK', "
-                "status_message = NULL WHERE name = ? AND version = ?",
+                "UPDATE model_versions SET current_stage = ?, last_updated_time = ?, description = NULL, "
+                "user_id = NULL, source = 'REDACTED-SOURCE-PATH', run_id = 'REDACTED-RUN-ID', "
+                "run_link = 'REDACTED-RUN-LINK', status_message = NULL WHERE name = ? AND version = ?",
                 (STAGE_DELETED_INTERNAL, now, name, version))
             con.execute("UPDATE registered_models SET last_updated_time = ? WHERE name = ?", (now, name))
         gone = f" and its alias(es) {', '.join(lost)}" if lost else ""

@@ -72,8 +72,9 @@ class _FailpointInjector(_StageInjector):
             kept = " (persistent: it fails again on every rerun)" if incident.param("persistent") else ""
             return f"{self.outcome(stage)}: {type(exc).__name__}: {exc}{kept}"
         failpoints.disarm(ctx.root, stage)
-        raise IncidentError(f"{self.where()}: stage {stage!r} ran to the end without failing: the project's stage runner "
-                            f"must call pytest_mlchaos.failpoints.hit(root, stage) at the start and hit(root, stage, 'write') before writing")
+        raise IncidentError(f"{self.where()}: stage {stage!r} ran to the end without failing: the project's stage "
+                            "runner must call pytest_mlchaos.failpoints.hit(root, stage) at the start and hit(root, "
+                            "stage, 'write') before writing")
 
     def outcome(self, stage: str) -> str:
         return f"stage {stage!r} crashed"
@@ -143,8 +144,8 @@ class StaleLock(_StageInjector):
 
     kind, mode = "pipeline_failure", "stale_lock"
     params = (
-        Param("lock", str, "rwlock", doc="rwlock: stage outputs write-locked; lock: the repo lock file (DVC ignores a stale one unless "
-              "core.hardlink_lock is set); "
+        Param("lock", str, "rwlock", doc="rwlock: stage outputs write-locked; lock: the repo lock file (DVC ignores a "
+              "stale one unless core.hardlink_lock is set); "
               "dvc_lock: dvc.lock cut mid-line", choices=("rwlock", "lock", "dvc_lock")),
         Param("stage", str, None, doc="rwlock: the stage whose outputs stay locked (default: chosen by the seed)",
               choices_from="stages"),
@@ -157,7 +158,8 @@ class StaleLock(_StageInjector):
         lock = incident.param("lock")
         if lock == "dvc_lock":
             if not ctx.artifacts.lock_file:
-                raise IncidentError(f"{self.where()}: lock='dvc_lock' needs artifacts.lock_file; allowed here: rwlock, lock")
+                raise IncidentError(f"{self.where()}: lock='dvc_lock' needs artifacts.lock_file; allowed here: "
+                                    "rwlock, lock")
             return [ctx.artifacts.lock_file]
         return [f".dvc/tmp/{lock}"]
 
@@ -172,7 +174,8 @@ class StaleLock(_StageInjector):
             write_atomic(path, data[:cut])
             return f"left {ctx.rel(path)} half-written (cut at byte {cut} of {len(data)}), as a run killed while saving it does"
         if not (root / ".dvc").is_dir():
-            raise IncidentError(f"{self.where()}: {root} is not a DVC repository (no .dvc directory); allowed lock: dvc_lock")
+            raise IncidentError(f"{self.where()}: {root} is not a DVC repository (no .dvc directory); allowed lock: "
+                                "dvc_lock")
         path.parent.mkdir(parents=True, exist_ok=True)
         pid = 1 if incident.param("blocking") else _dead_pid(ctx)
         if lock == "lock":

@@ -176,7 +176,8 @@ class IncidentRegistry:
             if name in given:
                 resolved[name] = param.check(given[name], where, available)
             elif param.required:
-                raise IncidentError(f"{where}: parameter {name} is required ({param.type_name()}, {param.describe_range()})")
+                raise IncidentError(f"{where}: parameter {name} is required ({param.type_name()}, "
+                                    f"{param.describe_range()})")
             elif param.default is not None:
                 resolved[name] = param.default
         return Incident(incident.kind, injector.mode, resolved, incident.target, incident.seed)

@@ -252,6 +252,7 @@ def relpath_within(root: Path, path: Path | str) -> str:
         rel = resolved.relative_to(root_resolved)
     except ValueError:
         raise ContainmentError(
-            f"refusing to touch {str(path)!r}: it resolves to {str(resolved)!r}, outside the environment root {str(root_resolved)!r}"
+            f"refusing to touch {str(path)!r}: it resolves to {str(resolved)!r}, outside the environment root "
+            f"{str(root_resolved)!r}"
         ) from None
     return rel.as_posix()

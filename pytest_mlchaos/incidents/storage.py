@@ -63,7 +63,8 @@ class _CacheInjector(_StoreInjector):
                 require_files(self.where(), [path], ctx.root)
                 obj = object_for(cache, path)
                 if not obj.is_file():
-                    raise IncidentError(f"{self.where()}: {rel!r} has no object in the DVC cache ({ctx.rel(obj)} is missing)")
+                    raise IncidentError(f"{self.where()}: {rel!r} has no object in the DVC cache "
+                                        f"({ctx.rel(obj)} is missing)")
                 chosen.append(ctx.rel(obj))
             return chosen
         objects = cache_objects(cache)
@@ -120,7 +121,8 @@ class DvcRemoteLoss(_StoreInjector):
     """The DVC remote lost: emptied (a bucket lifecycle rule) or unreachable (moved, credentials revoked)."""
 
     kind, mode = "storage_loss", "dvc_remote_loss"
-    params = (Param("how", str, "emptied", doc="emptied: every object deleted; unreachable: the remote directory renamed away",
+    params = (Param("how", str, "emptied",
+                    doc="emptied: every object deleted; unreachable: the remote directory renamed away",
                     choices=("emptied", "unreachable")),)
     store = "dvc_remote"
 
@@ -183,7 +185,8 @@ class MlflowStoreCorruption(_StoreInjector):
 
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         if not ctx.artifacts.mlflow_db:
-            raise IncidentError(f"{self.where()}: this environment has no MLflow database (artifacts.mlflow_db is not set)")
+            raise IncidentError(f"{self.where()}: this environment has no MLflow database "
+                                "(artifacts.mlflow_db is not set)")
         return [ctx.artifacts.mlflow_db]
 
     def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
@@ -202,7 +205,8 @@ class MlflowStoreCorruption(_StoreInjector):
             n_pages = len(data) // page_size
             in_use = [p for p in _btree_root_pages(path) if 1 < p <= n_pages]
             if not in_use:
-                raise IncidentError(f"{self.where()}: {ctx.rel(path)} has no table pages besides the first; use where='header'")
+                raise IncidentError(f"{self.where()}: {ctx.rel(path)} has no table pages besides the first; use "
+                                    "where='header'")
             k = min(incident.param("pages"), len(in_use))
             chosen = sorted(ctx.rng.sample(in_use, k))
             for page in chosen:  # sqlite numbers pages from 1
