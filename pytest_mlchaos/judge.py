@@ -149,7 +149,8 @@ def assess(evidence: Evidence) -> Findings:
         mismatched.append(rel)
         if rel in before.extra:
             still.append(f"{rel} (not in the baseline)")
-        elif any(rel.startswith(s + "/") for s in manifest.dirs if any(f.startswith(s + "/") for f in manifest.sources)):
+        elif any(rel.startswith(s + "/") for s in manifest.dirs
+                 if any(f.startswith(s + "/") for f in manifest.sources)):
             replaced.append(f"{rel} (added to a source directory)")
     return Findings(tuple(mismatched), tuple(still), tuple(replaced), tuple(lossy), tuple(stores), tuple(missing))
 
@@ -162,7 +163,8 @@ def _false_recovery_reason(findings: Findings, problems: tuple[str, ...]) -> str
         what = ", ".join(r.split(" (")[0] for r in findings.replaced[:3])
         return f"{lead} {what} {'was' if len(findings.replaced) == 1 else 'were'} replaced with different content"
     if findings.stores:
-        return f"{lead} its stores are still damaged ({len(findings.stores)} entr{'y' if len(findings.stores) == 1 else 'ies'})"
+        return (f"{lead} its stores are still damaged "
+                f"({len(findings.stores)} entr{'y' if len(findings.stores) == 1 else 'ies'})")
     if findings.missing:
         return f"{lead} {', '.join(findings.missing[:3])} {'is' if len(findings.missing) == 1 else 'are'} missing"
     return f"{lead} the damage is still there: {problems[0] if problems else 'see problems'}"

@@ -143,7 +143,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def _fixture_overridden(config: pytest.Config) -> bool:
-    """Whether a conftest loaded so far overrides the ``mlchaos_project`` fixture (then it, not this project, is tested)."""
+    """Whether a conftest loaded so far overrides the ``mlchaos_project`` fixture (then it, not this project,
+    is tested)."""
     return any(getattr(plugin, "mlchaos_project", None) is not None
                and not getattr(plugin, "__name__", "").startswith("pytest_mlchaos")
                for plugin in config.pluginmanager.get_plugins())
@@ -263,7 +264,8 @@ def failure_text(outcome: IncidentOutcome, seed: int) -> str:
                 ("lossy (no good copy survived)", outcome.lossy))
     for label, items in evidence:
         if items:
-            lines.append(f"  {label}: {'; '.join(items[:8])}" + (f" (+{len(items) - 8} more)" if len(items) > 8 else ""))
+            lines.append(f"  {label}: {'; '.join(items[:8])}"
+                         + (f" (+{len(items) - 8} more)" if len(items) > 8 else ""))
     for problem in outcome.problems[:8]:
         lines.append(f"  problem: {problem}")
     if outcome.mismatched and outcome.verdict is not Verdict.RESTORED:

@@ -62,7 +62,8 @@ def _severity_param(schema: tuple[Param, ...], param: str | None, where: str) ->
     by_name = {p.name: p for p in schema}
     if param is not None:
         if param not in by_name:
-            raise IncidentError(f"{where}: param={param!r} is not one of its parameters: {', '.join(by_name) or 'none'}")
+            raise IncidentError(f"{where}: param={param!r} is not one of its parameters: "
+                                f"{', '.join(by_name) or 'none'}")
         chosen = by_name[param]
     else:
         severity = [p for p in schema if p.severity]

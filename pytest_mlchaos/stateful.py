@@ -61,7 +61,8 @@ def tree_fingerprint(path: Path) -> dict[str, tuple[Any, ...]]:
             full = os.path.join(dirpath, name)
             st_ = os.lstat(full)
             link = os.readlink(full) if os.path.islink(full) else None
-            result[os.path.relpath(full, root)] = (st_.st_mode, st_.st_size, st_.st_ino, st_.st_mtime_ns, st_.st_ctime_ns, link)
+            result[os.path.relpath(full, root)] = (st_.st_mode, st_.st_size, st_.st_ino, st_.st_mtime_ns,
+                                                   st_.st_ctime_ns, link)
     return result
 
 
@@ -98,7 +99,8 @@ class ChaosMachine(RuleBasedStateMachine):
 
     # -- configuration ---------------------------------------------------------------
     @classmethod
-    def configure(cls, factory: EnvMaker | None = None, *, name: str | None = None, **attributes: Any) -> type[ChaosMachine]:
+    def configure(cls, factory: EnvMaker | None = None, *, name: str | None = None,
+                  **attributes: Any) -> type[ChaosMachine]:
         """A subclass bound to ``factory``, with class attributes overridden (``thresholds=...``, ...)."""
         unknown = sorted(a for a in attributes if a not in _CONFIGURABLE)
         if unknown:
@@ -134,7 +136,8 @@ class ChaosMachine(RuleBasedStateMachine):
         """Incidents for the current environment (its registry and stages), built once per class and registry."""
         key = (type(self), id(self.env.registry))
         if key not in _STRATEGIES:
-            options = {"registry": self.env.registry, "available": self.env.artifacts.available(), **self.incident_options}
+            options = {"registry": self.env.registry, "available": self.env.artifacts.available(),
+                       **self.incident_options}
             _STRATEGIES[key] = (self.env.registry, _incident_strategy(**options))
         return _STRATEGIES[key][1]
 
@@ -285,4 +288,5 @@ class ChaosMachine(RuleBasedStateMachine):
             + ", ".join(f"{c.name} {c.baseline:.4g} -> {c.after}" for c in changes))
 
 
-_CONFIGURABLE = ("thresholds", "incident_options", "max_pending", "max_snapshots", "accept_unrecovered", "strict", "sentinels")
+_CONFIGURABLE = ("thresholds", "incident_options", "max_pending", "max_snapshots", "accept_unrecovered", "strict",
+                 "sentinels")

@@ -199,8 +199,10 @@ def _span(p: Param, minimum: float) -> float:
 
 
 def _int_bounds(p: Param) -> tuple[int, int]:
-    lo = None if p.low is None else (math.floor(p.low) + 1 if p.low_open and float(p.low).is_integer() else math.ceil(p.low))
-    hi = None if p.high is None else (math.ceil(p.high) - 1 if p.high_open and float(p.high).is_integer() else math.floor(p.high))
+    lo = None if p.low is None else (math.floor(p.low) + 1 if p.low_open and float(p.low).is_integer()
+                                     else math.ceil(p.low))
+    hi = None if p.high is None else (math.ceil(p.high) - 1 if p.high_open and float(p.high).is_integer()
+                                      else math.floor(p.high))
     span = int(_span(p, _OPEN_END_INT))
     if lo is None:
         lo = 0 if hi is None or hi >= span else hi - span
@@ -402,7 +404,8 @@ def incidents(
                               targets=targets, available=available).map(_noted_one)
 
 
-def incident_sequences(*, min_size: int = 1, max_size: int = 3, **incident_kwargs: Any) -> SearchStrategy[list[Incident]]:
+def incident_sequences(*, min_size: int = 1, max_size: int = 3,
+                       **incident_kwargs: Any) -> SearchStrategy[list[Incident]]:
     """Lists of ``min_size`` to ``max_size`` incidents (a compound incident), drawn as in ``incidents()``.
 
     Shrinks towards fewer incidents. ``incident_kwargs`` are ``incidents()``'s arguments.

@@ -1,4 +1,5 @@
-"""How a ``DVCProject`` recovers: from the DVC cache, the remote, git, and by rerunning stages, each attempt verified."""
+"""How a ``DVCProject`` recovers: from the DVC cache, the remote, git, and by rerunning stages, each attempt
+verified."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Delimited text (CSV, TSV, ``;``/``|``) as an optional header plus raw records, fast on million-row files (stdlib only).
+"""Delimited text (CSV, TSV, ``;``/``|``) as an optional header plus raw records, fast on million-row files
+(stdlib only).
 
 Records stay as text; only the rows an injector touches are split into fields. Files
 without quote characters split on newlines and delimiters directly; quoted files go
@@ -89,7 +90,8 @@ class CsvTable(Table):
         return self.delimiter.join(fields)
 
     def set_fields(self, i: int, fields: list[str], *, plain: bool = False) -> None:
-        """Store row ``i``; ``plain`` promises no value needs quoting (only values this file already held, or numbers)."""
+        """Store row ``i``; ``plain`` promises no value needs quoting (only values this file already held,
+        or numbers)."""
         self.records[i] = self.delimiter.join(fields) if plain and not self.quoted else self.format(fields)
 
     # -- cells ---------------------------------------------------------------------------

@@ -14,7 +14,8 @@ def describe(registry: IncidentRegistry) -> str:
         lines.append(f"{kind}  (modes: {', '.join(modes)}; default: {modes[0]})")
         for mode in modes:
             injector = registry.get(kind, mode)
-            lines.append(f"  @pytest.mark.incident({kind!r}, mode={mode!r}{_call_args(injector)}): {injector.summary()}")
+            lines.append(f"  @pytest.mark.incident({kind!r}, mode={mode!r}{_call_args(injector)}): "
+                         f"{injector.summary()}")
             if injector.formats:
                 lines.append(f"      files: {injector.formats}")
             for param in injector.params:

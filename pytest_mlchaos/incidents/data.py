@@ -81,7 +81,8 @@ class _DataInjector(RoleInjector):
         return ctx.rel(ctx.rng.choice(files))
 
     def table_format(self, ctx: InjectionContext, path: Path) -> DataFormat:
-        """The file's format when it is a table; else IncidentError naming the file, its format and the modes that apply."""
+        """The file's format when it is a table; else IncidentError naming the file, its format and the modes that
+        apply."""
         fmt = sniff(path)
         if not fmt.is_table:
             refuse_format(ctx, self.where(), self.mode, path, fmt)
@@ -150,7 +151,8 @@ class Noise(_TableInjector):
     kind, mode = "data_corruption", "noise"
     params = (
         Param("fraction", float, 0.1, doc="share of rows hit", severity=True, **FRACTION),
-        Param("scale", float, 0.5, doc="noise standard deviation, in units of each column's std", low=0.0, low_open=True),
+        Param("scale", float, 0.5, doc="noise standard deviation, in units of each column's std",
+              low=0.0, low_open=True),
         LABEL,
     )
 
@@ -163,7 +165,8 @@ class Noise(_TableInjector):
         n = table.n_rows
         rows = pick(ctx.rng, range(n), count_for(incident.param("fraction"), n))
         scale = incident.param("scale")
-        plan = [(c, table.number_writer(is_int, decimals), scale * std) for c, (is_int, decimals, std) in numeric.items()]
+        plan = [(c, table.number_writer(is_int, decimals), scale * std)
+                for c, (is_int, decimals, std) in numeric.items()]
         draws = iter(standard_normals(ctx.rng, len(rows) * len(plan)))
         changed = 0
         for i in rows:  # the hot loop of a large table: kept to the bare operations
@@ -212,7 +215,8 @@ class MissingValues(_TableInjector):
                 blanked += 1
                 table.set_fields(i, fields)
         names = ", ".join(table.names[c] for c in cols)
-        return f"blanked {blanked} feature values in {len(rows)} of {n} rows of {self.name(ctx, table.path)} (columns {names})"
+        return (f"blanked {blanked} feature values in {len(rows)} of {n} rows of {self.name(ctx, table.path)} "
+                f"(columns {names})")
 
 
 class Duplicates(_TableInjector):
@@ -310,7 +314,8 @@ class SchemaDrift(_TableInjector):
         if incident.param("column") is not None:
             return table.column(incident.param("column"), self.where())
         label = table.label_column(incident.param("label"), self.where())
-        features = table.feature_columns(label) or [c for c in range(table.width) if c != label] or list(range(table.width))
+        features = (table.feature_columns(label) or [c for c in range(table.width) if c != label]
+                    or list(range(table.width)))
         if change == "dtype":
             numeric = table.numeric_columns()
             features = [c for c in features if c in numeric] or features
@@ -322,7 +327,8 @@ def _column_word(col_name: str) -> str:
 
 
 def _retype(table: Table, col: int) -> str:
-    """Rewrite column ``col`` with another dtype: numbers with decimal commas (now text), categories as integer codes."""
+    """Rewrite column ``col`` with another dtype: numbers with decimal commas (now text), categories as integer
+    codes."""
     values = table.column_values(col)
     if col in table.numeric_columns():  # a locale change upstream: decimal commas, so the column reads as text
         table.replace_column(col, [v if table.is_blank(v) else _decimal_comma(table.cell_text(v)) for v in values])
@@ -349,7 +355,8 @@ class Truncate(_DataInjector):
     """
 
     kind, mode = "data_corruption", "truncate"
-    params = (Param("fraction", float, 0.5, doc="share of the bytes kept", low=0.0, low_open=True, high=1.0, high_open=True),)
+    params = (Param("fraction", float, 0.5, doc="share of the bytes kept",
+                    low=0.0, low_open=True, high=1.0, high_open=True),)
 
     def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         data = path.read_bytes()

@@ -80,7 +80,8 @@ class Corrupt(_ModelFile):
 
 
 # Bytes that start no pickle opcode nor a compressed joblib file: a stream starting with one cannot load.
-_NOT_A_PICKLE_START = sorted(set(range(256)) - {ord(op.code) for op in pickletools.opcodes} - {0x1F, 0x42, 0xFD, 0x04, 0x5A, 0x78})
+_NOT_A_PICKLE_START = sorted(set(range(256)) - {ord(op.code) for op in pickletools.opcodes}
+                             - {0x1F, 0x42, 0xFD, 0x04, 0x5A, 0x78})
 _ZIP_END = b"PK\x05\x06"  # signature of a zip's end-of-central-directory record
 
 
@@ -106,7 +107,8 @@ class Truncate(_ModelFile):
     """The model file cut short, as a copy or upload interrupted halfway leaves it."""
 
     kind, mode = "model_loss", "truncate"
-    params = (Param("fraction", float, 0.5, doc="share of the bytes kept", low=0.0, low_open=True, high=1.0, high_open=True),)
+    params = (Param("fraction", float, 0.5, doc="share of the bytes kept",
+                    low=0.0, low_open=True, high=1.0, high_open=True),)
     formats = MODEL_FILES
 
     def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
@@ -151,7 +153,8 @@ class WrongModel(_ModelFile):
         try:
             model = load_model(path, fmt)
         except Exception as exc:
-            raise IncidentError(f"{self.where()}: {ctx.rel(path)} does not load as {fmt} ({type(exc).__name__}: {exc})") from exc
+            raise IncidentError(f"{self.where()}: {ctx.rel(path)} does not load as {fmt} "
+                                f"({type(exc).__name__}: {exc})") from exc
         model, how = self.worsen(ctx, incident, model, fmt, ctx.rel(path))
         tmp = path.with_name(f".{path.name}.mlchaos-model")
         try:
@@ -226,7 +229,8 @@ class _Registry(Injector):
             con.close()
 
     def aliased_version(self, con: sqlite3.Connection, name: str, alias: str | None) -> int | None:
-        row = con.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", (name, alias)).fetchone()
+        row = con.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                          (name, alias)).fetchone()
         return None if row is None else int(row[0])
 
 
@@ -241,7 +245,8 @@ class RegistryAliasLost(_Registry):
         with self.session(targets[0]) as con:
             version = self.aliased_version(con, name, alias)
             if version is None:
-                raise IncidentError(f"incident {self.kind}/{self.mode}: model {name!r} has no alias {alias!r} to remove")
+                raise IncidentError(f"incident {self.kind}/{self.mode}: "
+                                    f"model {name!r} has no alias {alias!r} to remove")
             con.execute("DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?", (name, alias))
             con.execute("UPDATE registered_models SET last_updated_time = ? WHERE name = ?", (_later(con, name), name))
         return f"removed alias {alias!r} (version {version}) from registered model {name!r} in {ctx.rel(targets[0])}"
@@ -251,7 +256,8 @@ class RegistryVersionDeleted(_Registry):
     """A registered model version deleted, as MlflowClient.delete_model_version leaves it (its aliases go too)."""
 
     kind, mode = "model_loss", "registry_version_deleted"
-    params = (Param("version", int, None, doc="the version deleted (default: the one the alias serves, else the latest)", low=1),)
+    params = (Param("version", int, None,
+                    doc="the version deleted (default: the one the alias serves, else the latest)", low=1),)
 
     def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         name, alias = ctx.artifacts.registry_model, ctx.artifacts.registry_alias
@@ -260,7 +266,8 @@ class RegistryVersionDeleted(_Registry):
             live = [int(v) for (v,) in con.execute(
                 "SELECT version FROM model_versions WHERE name = ? AND current_stage != ? ORDER BY version",
                 (name, STAGE_DELETED_INTERNAL))]
-            version = incident.param("version") or self.aliased_version(con, name, alias) or (live[-1] if live else None)
+            version = (incident.param("version") or self.aliased_version(con, name, alias)
+                       or (live[-1] if live else None))
             if version not in live:
                 raise IncidentError(f"incident {self.kind}/{self.mode}: parameter version={version!r} is not a live "
                                     f"version of {name!r}; versions: {', '.join(map(str, live)) or 'none'}")

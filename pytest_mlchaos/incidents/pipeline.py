@@ -172,7 +172,8 @@ class StaleLock(_StageInjector):
             data = path.read_bytes()
             cut = cut_point(data, 0.5 + 0.4 * ctx.rng.random())
             write_atomic(path, data[:cut])
-            return f"left {ctx.rel(path)} half-written (cut at byte {cut} of {len(data)}), as a run killed while saving it does"
+            return (f"left {ctx.rel(path)} half-written (cut at byte {cut} of {len(data)}), "
+                    "as a run killed while saving it does")
         if not (root / ".dvc").is_dir():
             raise IncidentError(f"{self.where()}: {root} is not a DVC repository (no .dvc directory); allowed lock: "
                                 "dvc_lock")

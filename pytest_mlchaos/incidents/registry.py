@@ -83,7 +83,8 @@ class Injector:
         rels = [ctx.rel(t) for t in self.targets(ctx, incident)]
         paths = [ctx.path(r) for r in rels]
         if ctx.dry_run:
-            return Injection(incident, tuple(rels), f"would {self.summary()[:1].lower() + self.summary()[1:]}", dry_run=True)
+            return Injection(incident, tuple(rels), f"would {self.summary()[:1].lower() + self.summary()[1:]}",
+                             dry_run=True)
         description = self.apply(ctx, incident, paths)
         digests = tuple((r, file_digest(p)) for r, p in zip(rels, paths) if p.is_file())
         return Injection(incident, tuple(rels), description, damaged_digests=digests)

@@ -77,8 +77,8 @@ class Incident:
         return dict(self.params).get(name, default)
 
     def replace(self, **changes: Any) -> Incident:
-        values: dict[str, Any] = {"kind": self.kind, "mode": self.mode, "params": self.param_dict, "target": self.target,
-                                  "seed": self.seed}
+        values: dict[str, Any] = {"kind": self.kind, "mode": self.mode, "params": self.param_dict,
+                                  "target": self.target, "seed": self.seed}
         values.update(changes)
         return Incident(**values)
 
@@ -201,11 +201,13 @@ class Param:
         raise IncidentError(f"{where}: parameter {self.name}={value!r} is not {what}" + (f" in {rng}" if rng else ""))
 
     def from_text(self, text: str) -> Any:
-        """``text`` (a command-line value) as this parameter's type; what cannot convert is passed on for ``check`` to name."""
+        """``text`` (a command-line value) as this parameter's type; what cannot convert is passed on for ``check``
+        to name."""
         if self.type is str:
             return text
         if self.type is bool:
-            return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.strip().lower(), text)
+            return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
+                text.strip().lower(), text)
         for cast in ((int, float) if self.type is int else (self.type,)):
             try:
                 return cast(text)
@@ -242,7 +244,8 @@ class Injection:
 
 
 def relpath_within(root: Path, path: Path | str) -> str:
-    """``path`` relative to ``root`` (as posix), refusing anything that resolves outside it (``..``, symlinks, absolute)."""
+    """``path`` relative to ``root`` (as posix), refusing anything that resolves outside it (``..``, symlinks,
+    absolute)."""
     root_resolved = Path(root).resolve()
     candidate = Path(path)
     if not candidate.is_absolute():

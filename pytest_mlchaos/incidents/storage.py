@@ -79,7 +79,8 @@ class DvcCacheCorruption(_CacheInjector):
 
     kind, mode = "storage_loss", "dvc_cache_corruption"
     params = (
-        Param("objects", int, 1, doc="how many cache objects are altered (target=<file> picks that file's object)", low=1, severity=True),
+        Param("objects", int, 1, doc="how many cache objects are altered (target=<file> picks that file's object)",
+              low=1, severity=True),
         Param("flips", int, 1, doc="bytes with a flipped bit in each object", low=1),
     )
 
@@ -104,7 +105,8 @@ class DvcCacheLoss(_CacheInjector):
     """DVC cache objects deleted (a gc run too eager, a wiped cache volume)."""
 
     kind, mode = "storage_loss", "dvc_cache_loss"
-    params = (Param("fraction", float, 1.0, doc="share of the cache objects deleted (target=<file>: that file's object)",
+    params = (Param("fraction", float, 1.0,
+                    doc="share of the cache objects deleted (target=<file>: that file's object)",
                     low=0.0, low_open=True, high=1.0, severity=True),)
 
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
@@ -179,7 +181,8 @@ class MlflowStoreCorruption(_StoreInjector):
     kind, mode = "storage_loss", "mlflow_store_corruption"
     params = (
         Param("where", str, "header", doc="header: the 100-byte sqlite header (file is not a database); "
-              "pages: root pages of tables and indexes (database disk image is malformed)", choices=("header", "pages")),
+              "pages: root pages of tables and indexes (database disk image is malformed)",
+              choices=("header", "pages")),
         Param("pages", int, 1, doc="pages: how many pages are overwritten", low=1, severity=True),
     )
 

@@ -37,7 +37,8 @@ def _worst_metric(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
     metrics = list(record.get("metrics", ()))
     if not metrics:
         return None
-    worst: Mapping[str, Any] = max(metrics, key=lambda m: math.inf if m.get("relative_drop") is None else m["relative_drop"])
+    worst: Mapping[str, Any] = max(
+        metrics, key=lambda m: math.inf if m.get("relative_drop") is None else m["relative_drop"])
     return worst
 
 
