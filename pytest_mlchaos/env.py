@@ -13,9 +13,10 @@ import random
 import shutil
 import subprocess
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from .artifacts import Artifacts
 from .containment import EscapeError, check_contained
@@ -394,7 +395,8 @@ class EnvFactory:
         self.trash: Path | None = None  # set it to defer deletions to ``empty_trash`` (the fixture does)
         self._count = 0
 
-    def __call__(self, incidents: Iterable[Incident] = (), *, name: str | None = None, seed: int | None = None) -> ChaosEnv:
+    def __call__(self, incidents: Iterable[Incident] = (), *, name: str | None = None,
+                 seed: int | None = None) -> ChaosEnv:
         """A fresh environment with ``incidents`` already injected. Use it as a context manager to delete it after."""
         self._count += 1
         label = name or f"env{self._count}"
@@ -437,7 +439,8 @@ def _safe_name(label: str) -> str:
     return keep[-60:] or "env"
 
 
-def validate_all(registry: IncidentRegistry, incidents: Sequence[Incident], artifacts: Artifacts | None) -> list[Incident]:
+def validate_all(registry: IncidentRegistry, incidents: Sequence[Incident],
+                 artifacts: Artifacts | None) -> list[Incident]:
     """Validate incidents up front (collection time); IncidentError names the first bad one."""
     available = artifacts.available() if artifacts is not None else None
     return [registry.validate(i, available) for i in incidents]

@@ -18,8 +18,9 @@ Every evaluation is judged; the worst change of each metric counts.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from .artifacts import Artifacts
 from .evidence import Evaluation

@@ -7,8 +7,9 @@ claim (``recovery``), never as evidence.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .incidents.spec import Incident
 from .manifest import Manifest, Observation

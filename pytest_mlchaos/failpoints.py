@@ -40,9 +40,10 @@ def armed(root: Path | str) -> dict[str, dict[str, Any]]:
     """The armed failpoints of an environment (empty when none)."""
     path = _path(root)
     try:
-        return json.loads(path.read_text())
+        points: dict[str, dict[str, Any]] = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
         return {}
+    return points
 
 
 def arm(root: Path | str, stage: str, action: str, *, point: str = "start", seconds: float = 0.0,

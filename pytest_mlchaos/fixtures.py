@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -15,7 +15,7 @@ from .project import MLProject, ProjectError
 from .session import ChaosSession
 
 SESSION_KEY = pytest.StashKey[ChaosSession]()
-PLAN_KEY = pytest.StashKey["IncidentPlan"]()
+PLAN_KEY = pytest.StashKey[IncidentPlan]()
 ENV_KEY = pytest.StashKey[ChaosEnv]()
 CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()
 NO_PROJECT = (

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import math
 import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 
 class Verdict(str, enum.Enum):
@@ -188,8 +189,10 @@ def relative_drop(baseline: float, after: float | None, lower_is_better: bool = 
     return max(0.0, delta / scale)
 
 
-def compare_metrics(baseline: Mapping[str, float], after: Mapping[str, float], thresholds: Thresholds) -> list[MetricChange]:
-    """One ``MetricChange`` per gated metric of the baseline (a gated name that matches nothing raises ThresholdError)."""
+def compare_metrics(baseline: Mapping[str, float], after: Mapping[str, float],
+                    thresholds: Thresholds) -> list[MetricChange]:
+    """One ``MetricChange`` per gated metric of the baseline (a gated name that matches nothing raises
+    ThresholdError)."""
     changes = []
     for name in thresholds.gated(baseline):
         value = after.get(name)
@@ -232,7 +235,8 @@ def mttr_over_budget(seconds: float | None, strategy: str | None, max_mttr: floa
 
 
 FALSE_RECOVERY_STILL = "false recovery: the recovery manager reported success, but the damage is still there"
-FALSE_RECOVERY_REPLACED = "false recovery: the recovery manager reported success, but it replaced {what} with different content"
+FALSE_RECOVERY_REPLACED = ("false recovery: the recovery manager reported success, but it replaced {what} "
+                           "with different content")
 
 
 def expectation_met(verdict: Verdict, expect: str, strict: bool = False) -> tuple[bool, str]:

@@ -19,10 +19,19 @@ Pure functions, no I/O. The rules, in order:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .evidence import Evidence
-from .gate import (FALSE_RECOVERY_STILL, Thresholds, Verdict, compare_metrics, expectation_met, metric_verdict,
-                   mttr_over_budget, worst_changes)
+from .gate import (
+    FALSE_RECOVERY_STILL,
+    Thresholds,
+    Verdict,
+    compare_metrics,
+    expectation_met,
+    metric_verdict,
+    mttr_over_budget,
+    worst_changes,
+)
 from .manifest import Manifest, Observation, Served
 from .outcome import IncidentOutcome
 
@@ -121,16 +130,17 @@ def assess(evidence: Evidence) -> Findings:
         else:
             lossy.append(f"{rel}: {state}; its content was lost everywhere")
     for db, served in manifest.registries.items():
-        now = after.registries.get(db, Served(problem="not read"))
-        if now.digest == served.digest:
+        serves = after.registries.get(db, Served(problem="not read"))
+        if serves.digest == served.digest:
             continue
         mismatched.append(db)
-        text = f"{db} serves {now.describe()} instead of version {served.version} of the baseline"
-        was = before.registries.get(db)
+        text = f"{db} serves {serves.describe()} instead of version {served.version} of the baseline"
+        served_before = before.registries.get(db)
         if not _registry_survived(manifest, before, served):
             lossy.append(f"{db}: the served model was lost everywhere; {text}")
-        elif was is not None and was.digest != served.digest and (was.digest, was.problem) == (now.digest, now.problem):
-            still.append(f"{db} (registry: {now.describe()})")
+        elif (served_before is not None and served_before.digest != served.digest
+              and (served_before.digest, served_before.problem) == (serves.digest, serves.problem)):
+            still.append(f"{db} (registry: {serves.describe()})")
         elif db == manifest.registry_db:
             replaced.append(f"the served model ({text})")
         else:
@@ -139,7 +149,8 @@ def assess(evidence: Evidence) -> Findings:
         mismatched.append(rel)
         if rel in before.extra:
             still.append(f"{rel} (not in the baseline)")
-        elif any(rel.startswith(s + "/") for s in manifest.dirs if any(f.startswith(s + "/") for f in manifest.sources)):
+        elif any(rel.startswith(s + "/") for s in manifest.dirs
+                 if any(f.startswith(s + "/") for f in manifest.sources)):
             replaced.append(f"{rel} (added to a source directory)")
     return Findings(tuple(mismatched), tuple(still), tuple(replaced), tuple(lossy), tuple(stores), tuple(missing))
 
@@ -152,7 +163,8 @@ def _false_recovery_reason(findings: Findings, problems: tuple[str, ...]) -> str
         what = ", ".join(r.split(" (")[0] for r in findings.replaced[:3])
         return f"{lead} {what} {'was' if len(findings.replaced) == 1 else 'were'} replaced with different content"
     if findings.stores:
-        return f"{lead} its stores are still damaged ({len(findings.stores)} entr{'y' if len(findings.stores) == 1 else 'ies'})"
+        return (f"{lead} its stores are still damaged "
+                f"({len(findings.stores)} entr{'y' if len(findings.stores) == 1 else 'ies'})")
     if findings.missing:
         return f"{lead} {', '.join(findings.missing[:3])} {'is' if len(findings.missing) == 1 else 'are'} missing"
     return f"{lead} the damage is still there: {problems[0] if problems else 'see problems'}"
@@ -161,7 +173,7 @@ def _false_recovery_reason(findings: Findings, problems: tuple[str, ...]) -> str
 def judge(evidence: Evidence, policy: Policy = Policy()) -> IncidentOutcome:
     """The verdict of one incident test, and whether it passes, from the evidence alone."""
     recovery = evidence.recovery
-    fields = dict(
+    fields: dict[str, Any] = dict(
         nodeid=evidence.nodeid, incidents=evidence.incidents, expect=policy.expect, injected=evidence.injected,
         strategy=recovery.strategy if recovery else None, attempts=recovery.attempts if recovery else (),
         recovery_claimed=bool(recovery and recovery.recovered), problems=evidence.problems,
@@ -174,7 +186,7 @@ def judge(evidence: Evidence, policy: Policy = Policy()) -> IncidentOutcome:
                   lossy=findings.lossy, stores=findings.stores)
     if evidence.failure is not None:
         return IncidentOutcome(verdict=Verdict.ERROR, passed=False, reason=f"error: {evidence.failure.text()}",
-                               error=evidence.failure.to_dict(), **fields)  # type: ignore[arg-type]
+                               error=evidence.failure.to_dict(), **fields)
     reason = ""
     changes = worst_changes([compare_metrics(evidence.baseline_metrics, e.metrics, policy.thresholds)
                              for e in evidence.evaluations])
@@ -192,7 +204,7 @@ def judge(evidence: Evidence, policy: Policy = Policy()) -> IncidentOutcome:
     if passed and (slow := mttr_over_budget(evidence.time_to_recover, fields["strategy"], policy.max_mttr)):
         passed, reason = False, slow
     return IncidentOutcome(verdict=verdict, passed=passed, reason=reason, metrics=tuple(changes),
-                           **fields)  # type: ignore[arg-type]
+                           **fields)
 
 
 __all__ = ["Findings", "Policy", "assess", "judge"]

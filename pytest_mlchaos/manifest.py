@@ -19,9 +19,10 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from .artifacts import Artifacts
@@ -97,7 +98,7 @@ class DigestCache:
 def walk_files(root: Path, rel: str) -> Iterator[str]:
     """Every file (or symlink) under ``root/rel``, as posix paths relative to ``root``, sorted."""
     base = root / rel
-    found = []
+    found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(base):  # symlinked directories are listed, never entered
         found.extend(os.path.join(dirpath, f) for f in filenames)
         found.extend(os.path.join(dirpath, d) for d in dirnames if os.path.islink(os.path.join(dirpath, d)))
@@ -364,9 +365,9 @@ def differences(manifest: Manifest, seen: Observation) -> list[str]:
                 lines.append(f"{rel}: {'missing' if now is None else 'content differs'} ({kind})")
     lines += [f"{rel}: not in the baseline" for rel in seen.extra]
     for db, served in manifest.registries.items():
-        now = seen.registries.get(db, Served(problem="not read"))
-        if now.digest != served.digest:
-            lines.append(f"{db}: serves {now.describe()} instead of version {served.version} of the baseline")
+        serves = seen.registries.get(db, Served(problem="not read"))
+        if serves.digest != served.digest:
+            lines.append(f"{db}: serves {serves.describe()} instead of version {served.version} of the baseline")
     return lines
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from .gate import EXPECTATIONS, ThresholdError, parse_fraction
 from .incidents.registry import IncidentRegistry

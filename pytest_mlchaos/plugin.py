@@ -6,13 +6,15 @@ DVC, MLflow, scikit-learn or pandas.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
-from typing import Any, Generator
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .env import BASELINE_FILE
+from .evidence import Evidence, Failure
 from .fixtures import (
     CALL_REPORT_KEY,
     ENV_KEY,
@@ -28,14 +30,15 @@ from .fixtures import (
 )
 from .gate import Verdict
 from .incidents.spec import IncidentError
+from .judge import Policy, judge
 from .markers import MARKER_HELP, IncidentPlan, ordered_marks, parse_marks
 from .outcome import IncidentOutcome
 from .project import ProjectError
-from .env import BASELINE_FILE
-from .evidence import Evidence, Failure
-from .judge import Policy, judge
 from .session import ChaosSession
 from .settings import OPT_ENABLE, OPT_MARKDOWN, OPT_REPORT, add_options, load_settings
+
+if TYPE_CHECKING:
+    from .report import RunInfo
 
 __all__ = ["MLChaosDegradedWarning", "ml_baseline", "ml_env", "ml_env_factory", "mlchaos_project"]
 
@@ -140,7 +143,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def _fixture_overridden(config: pytest.Config) -> bool:
-    """Whether a conftest loaded so far overrides the ``mlchaos_project`` fixture (then it, not this project, is tested)."""
+    """Whether a conftest loaded so far overrides the ``mlchaos_project`` fixture (then it, not this project,
+    is tested)."""
     return any(getattr(plugin, "mlchaos_project", None) is not None
                and not getattr(plugin, "__name__", "").startswith("pytest_mlchaos")
                for plugin in config.pluginmanager.get_plugins())
@@ -197,7 +201,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     env = item.stash.get(ENV_KEY, None)
-    plan: IncidentPlan | None = item.stash.get(PLAN_KEY, None)  # type: ignore[assignment]
+    plan: IncidentPlan | None = item.stash.get(PLAN_KEY, None)
     if env is None or plan is None or not plan.incidents:
         return (yield)
     session = chaos_session(item.config)
@@ -260,7 +264,8 @@ def failure_text(outcome: IncidentOutcome, seed: int) -> str:
                 ("lossy (no good copy survived)", outcome.lossy))
     for label, items in evidence:
         if items:
-            lines.append(f"  {label}: {'; '.join(items[:8])}" + (f" (+{len(items) - 8} more)" if len(items) > 8 else ""))
+            lines.append(f"  {label}: {'; '.join(items[:8])}"
+                         + (f" (+{len(items) - 8} more)" if len(items) > 8 else ""))
     for problem in outcome.problems[:8]:
         lines.append(f"  problem: {problem}")
     if outcome.mismatched and outcome.verdict is not Verdict.RESTORED:
@@ -288,7 +293,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.mlchaos = outcome.to_dict()  # travels to the xdist controller with the report
     elif report.when == "setup" and report.failed and call.excinfo is not None:
         plan = item.stash.get(PLAN_KEY, None)
-        if plan is not None and getattr(plan, "incidents", ()) and chaos_session(item.config).settings.enabled:
+        if plan is not None and plan.incidents and chaos_session(item.config).settings.enabled:
             from .report import junit_properties
 
             evidence = Evidence(item.nodeid, plan.incidents, failure=Failure.of("setup", call.excinfo.value))
@@ -314,7 +319,7 @@ class ChaosReporter:
         if report.when in ("setup", "call") and data:
             self.session.outcomes.append(IncidentOutcome.from_dict(data))
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         config, session = self.config, self.session
         settings = session.settings
         if hasattr(config, "workerinput") or (not session.outcomes and not settings.enabled):
@@ -339,7 +344,7 @@ class ChaosReporter:
                 terminalreporter.write_line(f"mlchaos {what}: {path}")
 
 
-def run_info(config: pytest.Config, session: ChaosSession) -> Any:
+def run_info(config: pytest.Config, session: ChaosSession) -> RunInfo:
     from .report import RunInfo, collect_versions
 
     settings = session.settings

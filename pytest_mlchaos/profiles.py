@@ -13,7 +13,8 @@ Pick one on the command line::
 
 Both skip Hypothesis's explain phase, which re-runs the failing example many times to
 say which parts of it matter: with an environment per example it costs more than all
-the shrinking (measured: 95% of a shrink's time). Both suppress only ``HealthCheck.too_slow``: every example clones an environment, which
+the shrinking (measured: 95% of a shrink's time). Both suppress only
+``HealthCheck.too_slow``: every example clones an environment, which
 is slow by Hypothesis's standards and expected here. The function-scoped-fixture health
 check stays on: use the session-scoped ``ml_env_factory`` under ``@given``, not ``ml_env``.
 
@@ -24,6 +25,8 @@ also shaped as a Hypothesis ``hypothesis`` entry point, which Hypothesis calls o
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
 
@@ -37,11 +40,13 @@ __all__ = ["CI", "DEV", "PHASES", "PROFILES", "register_profiles"]
 
 def register_profiles() -> None:
     """Register ``mlchaos-dev`` and ``mlchaos-ci`` (idempotent); loading one is left to the user."""
-    common = dict(deadline=None, stateful_step_count=10, phases=PHASES, suppress_health_check=[HealthCheck.too_slow])
+    common: dict[str, Any] = dict(deadline=None, stateful_step_count=10, phases=PHASES,
+                                  suppress_health_check=[HealthCheck.too_slow])
     # explicit about every choice: a profile's parent is whatever profile is current at registration
     # (Hypothesis's own "ci" profile, derandomised, when it runs under CI)
     settings.register_profile(DEV, max_examples=20, derandomize=False, report_multiple_bugs=True, **common)
-    settings.register_profile(CI, max_examples=50, derandomize=True, report_multiple_bugs=False, print_blob=True, **common)
+    settings.register_profile(CI, max_examples=50, derandomize=True, report_multiple_bugs=False, print_blob=True,
+                              **common)
 
 
 register_profiles()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .artifacts import Artifacts
 from .incidents.spec import Incident
@@ -21,7 +22,8 @@ class Attempt:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "succeeded": self.succeeded, "seconds": round(self.seconds, 6), "error": self.error}
+        return {"strategy": self.strategy, "succeeded": self.succeeded, "seconds": round(self.seconds, 6),
+                "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,8 @@ def load_project(spec: str) -> MLProject:
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ProjectError(f"mlchaos_project = {spec!r}: module {module_name!r} has no attribute {attr!r}") from None
+            raise ProjectError(f"mlchaos_project = {spec!r}: "
+                               f"module {module_name!r} has no attribute {attr!r}") from None
     if isinstance(obj, type) or (callable(obj) and not _looks_like_project(obj)):
         what = "class" if isinstance(obj, type) else "callable"
         try:
@@ -129,12 +132,14 @@ def load_project(spec: str) -> MLProject:
                                f"({exc}); point the ini key at an instance or a zero-argument factory, or return the "
                                "project from the pytest_mlchaos_make_project hook") from None
         except Exception as exc:
-            raise ProjectError(f"mlchaos_project = {spec!r}: calling {attr!r} raised {type(exc).__name__}: {exc}") from None
+            raise ProjectError(f"mlchaos_project = {spec!r}: "
+                               f"calling {attr!r} raised {type(exc).__name__}: {exc}") from None
     return ensure_project(obj, spec)
 
 
 def _looks_like_project(obj: Any) -> bool:
-    return all(callable(getattr(obj, m, None)) for m in REQUIRED_METHODS) and isinstance(getattr(obj, "name", None), str)
+    return (all(callable(getattr(obj, m, None)) for m in REQUIRED_METHODS)
+            and isinstance(getattr(obj, "name", None), str))
 
 
 def ensure_project(obj: Any, where: str) -> MLProject:
@@ -145,7 +150,8 @@ def ensure_project(obj: Any, where: str) -> MLProject:
         missing.insert(0, "name")
     if missing:
         raise ProjectError(f"{where}: {obj!r} is not an MLProject; missing: {', '.join(missing)}")
-    return obj
+    project: MLProject = obj  # every method and a name, checked above
+    return project
 
 
 @dataclass

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 
@@ -88,17 +89,20 @@ def add_options(parser: pytest.Parser) -> None:
                     help="Count degraded recoveries as failures")
     group.addoption(OPT_LIST, dest="mlchaos_list", action="store_true", default=False,
                     help="Show the incident catalogue (kinds, modes, parameters) and exit")
-    parser.addini(INI_PROJECT, "The project under test, as package.module:attr (an MLProject or a callable returning one)",
+    parser.addini(INI_PROJECT,
+                  "The project under test, as package.module:attr (an MLProject or a callable returning one)",
                   default="")
-    parser.addini("mlchaos_warn_drop", f"Relative metric drop that makes a recovery degraded (default {DEFAULT_WARN_DROP})",
-                  default="")
-    parser.addini("mlchaos_fail_drop", f"Relative metric drop that makes a recovery critical (default {DEFAULT_FAIL_DROP})",
-                  default="")
-    parser.addini("mlchaos_metrics", "Metrics to gate on, one per line or comma-separated (a prefix selects nested keys)",
+    parser.addini("mlchaos_warn_drop",
+                  f"Relative metric drop that makes a recovery degraded (default {DEFAULT_WARN_DROP})", default="")
+    parser.addini("mlchaos_fail_drop",
+                  f"Relative metric drop that makes a recovery critical (default {DEFAULT_FAIL_DROP})", default="")
+    parser.addini("mlchaos_metrics",
+                  "Metrics to gate on, one per line or comma-separated (a prefix selects nested keys)",
                   type="linelist", default=[])
     parser.addini(INI_LOWER, "Metrics where lower is better, one per line or comma-separated (added to the project's "
                   "and to conventional names such as rmse, loss, error)", type="linelist", default=[])
-    parser.addini("mlchaos_max_mttr", "Fail an incident test whose recovery takes longer than this many seconds", default="")
+    parser.addini("mlchaos_max_mttr", "Fail an incident test whose recovery takes longer than this many seconds",
+                  default="")
     parser.addini("mlchaos_strict", "Count degraded recoveries as failures", type="bool", default=False)
     parser.addini("mlchaos_report", "Write the resilience report as JSON to this path", default="")
     parser.addini("mlchaos_markdown", "Write the resilience summary as Markdown to this path", default="")
@@ -108,7 +112,8 @@ def add_options(parser: pytest.Parser) -> None:
     for key, what in (("mlchaos_dvc_metrics", "Metrics files to evaluate (default: those dvc.yaml declares)"),
                       ("mlchaos_dvc_models", "Outs that are models (default: dvc.yaml artifacts of type model)"),
                       ("mlchaos_dvc_data", "Outs that are data (default: dvc add-ed outs, artifacts of type dataset)"),
-                      ("mlchaos_dvc_skip_stages", "Stages not to run (their outs come from the workspace or DVC cache)"),
+                      ("mlchaos_dvc_skip_stages",
+                       "Stages not to run (their outs come from the workspace or DVC cache)"),
                       ("mlchaos_dvc_volatile", "Outs that are not byte-reproducible (declared plots always are)")):
         parser.addini(key, what + ", one per line or comma-separated", type="linelist", default=[])
 

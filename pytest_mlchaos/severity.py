@@ -18,8 +18,9 @@ not hold, the result is still a severity that breaks next to one that holds, wit
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import cast
 
 from .env import ChaosEnv
 from .gate import Thresholds, Verdict
@@ -61,7 +62,8 @@ def _severity_param(schema: tuple[Param, ...], param: str | None, where: str) ->
     by_name = {p.name: p for p in schema}
     if param is not None:
         if param not in by_name:
-            raise IncidentError(f"{where}: param={param!r} is not one of its parameters: {', '.join(by_name) or 'none'}")
+            raise IncidentError(f"{where}: param={param!r} is not one of its parameters: "
+                                f"{', '.join(by_name) or 'none'}")
         chosen = by_name[param]
     else:
         severity = [p for p in schema if p.severity]
@@ -79,7 +81,8 @@ def _bounds(p: Param, low: float | None, high: float | None, tolerance: float, w
     lo = low if low is not None else p.low
     hi = high if high is not None else p.high
     if lo is None or hi is None:
-        raise IncidentError(f"{where}: parameter {p.name} has range {p.describe_range() or 'unbounded'}; pass low= and high=")
+        raise IncidentError(f"{where}: parameter {p.name} has range {p.describe_range() or 'unbounded'}; pass low= "
+                            "and high=")
     if low is None and p.low_open:
         lo = lo + step
     if high is None and p.high_open:
@@ -144,7 +147,7 @@ def find_breaking_severity(
     n = math.ceil((hi - lo) / step)
 
     def value(k: int) -> float:  # a grid of ``step`` from ``lo``, so reported values are round numbers
-        return hi if k >= n else p.type(round(lo + k * step, 12))
+        return hi if k >= n else cast(float, p.type(round(lo + k * step, 12)))  # an int parameter stays an int
 
     if not breaks(hi):
         return result(None, hi)

@@ -25,8 +25,9 @@ round that failed. They replay that round on a fresh environment; the steps befo
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from hypothesis import note
 from hypothesis import settings as Settings
@@ -60,7 +61,8 @@ def tree_fingerprint(path: Path) -> dict[str, tuple[Any, ...]]:
             full = os.path.join(dirpath, name)
             st_ = os.lstat(full)
             link = os.readlink(full) if os.path.islink(full) else None
-            result[os.path.relpath(full, root)] = (st_.st_mode, st_.st_size, st_.st_ino, st_.st_mtime_ns, st_.st_ctime_ns, link)
+            result[os.path.relpath(full, root)] = (st_.st_mode, st_.st_size, st_.st_ino, st_.st_mtime_ns,
+                                                   st_.st_ctime_ns, link)
     return result
 
 
@@ -91,11 +93,13 @@ class ChaosMachine(RuleBasedStateMachine):
 
     # -- configuration ---------------------------------------------------------------
     @classmethod
-    def configure(cls, factory: EnvMaker | None = None, *, name: str | None = None, **attributes: Any) -> type[ChaosMachine]:
+    def configure(cls, factory: EnvMaker | None = None, *, name: str | None = None,
+                  **attributes: Any) -> type[ChaosMachine]:
         """A subclass bound to ``factory``, with class attributes overridden (``thresholds=...``, ...)."""
         unknown = sorted(a for a in attributes if a not in _CONFIGURABLE)
         if unknown:
-            raise TypeError(f"ChaosMachine.configure: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(_CONFIGURABLE)}")
+            raise TypeError(f"ChaosMachine.configure: unknown option(s) {', '.join(unknown)}; allowed: "
+                            f"{', '.join(_CONFIGURABLE)}")
         if factory is not None and not callable(factory):
             raise TypeError(f"ChaosMachine.configure: factory={factory!r} is not callable; pass e.g. ml_env_factory")
         body: dict[str, Any] = dict(attributes)
@@ -115,8 +119,8 @@ class ChaosMachine(RuleBasedStateMachine):
         """A fresh environment; override it, or configure ``env_factory``."""
         factory = type(self).env_factory
         if factory is None:
-            raise TypeError(f"{type(self).__name__} has no environment factory: use {type(self).__name__}.configure(ml_env_factory) "
-                            "or override make_env()")
+            raise TypeError(f"{type(self).__name__} has no environment factory: use "
+                            f"{type(self).__name__}.configure(ml_env_factory) or override make_env()")
         env = factory()
         if not isinstance(env, ChaosEnv):
             raise TypeError(f"the environment factory returned {env!r}, not a ChaosEnv")
@@ -126,7 +130,8 @@ class ChaosMachine(RuleBasedStateMachine):
         """Incidents for the current environment (its registry and stages), built once per class and registry."""
         key = (type(self), id(self.env.registry))
         if key not in _STRATEGIES:
-            options = {"registry": self.env.registry, "available": self.env.artifacts.available(), **self.incident_options}
+            options = {"registry": self.env.registry, "available": self.env.artifacts.available(),
+                       **self.incident_options}
             _STRATEGIES[key] = (self.env.registry, _incident_strategy(**options))
         return _STRATEGIES[key][1]
 
@@ -277,4 +282,5 @@ class ChaosMachine(RuleBasedStateMachine):
             + ", ".join(f"{c.name} {c.baseline:.4g} -> {c.after}" for c in changes))
 
 
-_CONFIGURABLE = ("thresholds", "incident_options", "max_pending", "max_snapshots", "accept_unrecovered", "strict", "sentinels")
+_CONFIGURABLE = ("thresholds", "incident_options", "max_pending", "max_snapshots", "accept_unrecovered", "strict",
+                 "sentinels")

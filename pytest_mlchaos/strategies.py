@@ -16,8 +16,9 @@ Importing this module registers the ``mlchaos-dev``/``mlchaos-ci`` settings prof
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from hypothesis import note
 from hypothesis import strategies as st
@@ -102,9 +103,11 @@ def _names(arg: str, value: Any, what: str) -> tuple[str, ...]:
 
 def _check_severity(max_severity: Any) -> float:
     if isinstance(max_severity, bool) or not isinstance(max_severity, (int, float)) or math.isnan(max_severity):
-        raise StrategyError(f"max_severity={max_severity!r} must be a number in (0, 1], the fraction of each severity range to use")
+        raise StrategyError(f"max_severity={max_severity!r} must be a number in (0, 1], the fraction of each severity "
+                            "range to use")
     if not 0.0 < max_severity <= 1.0:
-        raise StrategyError(f"max_severity={max_severity!r} is outside (0, 1]; use e.g. 0.5 for the milder half of each severity range")
+        raise StrategyError(f"max_severity={max_severity!r} is outside (0, 1]; use e.g. 0.5 for the milder half of "
+                            "each severity range")
     return float(max_severity)
 
 
@@ -115,7 +118,8 @@ def _check_targets(targets: Any) -> tuple[str | None, ...] | Mapping[str, tuple[
     def one(arg: str, value: Any) -> tuple[str | None, ...]:
         items = (value,) if isinstance(value, str) else tuple(value)
         if not items:
-            raise StrategyError(f"{arg}={value!r} is empty; give at least one target path or role (None for the default)")
+            raise StrategyError(f"{arg}={value!r} is empty; give at least one target path or role (None for the "
+                                "default)")
         for item in items:
             if item is not None and not isinstance(item, str):
                 raise StrategyError(f"{arg}: {item!r} is not a target path or role (a string, or None for the default)")
@@ -138,7 +142,8 @@ def _resolve_registry(registry: Any) -> IncidentRegistry:
     if registry is None:
         registry = active_registry()
     if not isinstance(registry, IncidentRegistry):
-        raise StrategyError(f"registry={registry!r} is not an IncidentRegistry (leave it None for the session's registry)")
+        raise StrategyError(f"registry={registry!r} is not an IncidentRegistry (leave it None for the session's "
+                            "registry)")
     if not registry.kinds():
         raise StrategyError("registry has no incident kinds registered; nothing to generate")
     return registry
@@ -161,14 +166,16 @@ def _select(registry: IncidentRegistry, options: _Options) -> list[tuple[str, In
             for mode in kind_modes:
                 if mode not in registry.modes(kind):
                     raise _UnknownName(
-                        f"modes: unknown mode {mode!r} for incident {kind!r}; allowed modes: {', '.join(registry.modes(kind))}")
+                        f"modes: unknown mode {mode!r} for incident {kind!r}; allowed modes: "
+                        f"{', '.join(registry.modes(kind))}")
     kinds = list(options.kinds) if options.kinds is not None else (list(modes) if isinstance(modes, Mapping) else known)
     if modes is not None and not isinstance(modes, Mapping):
         allowed = {m for kind in kinds for m in registry.modes(kind)}
         for mode in modes:
             if mode not in allowed:
                 listed = ", ".join(f"{k}: {', '.join(registry.modes(k))}" for k in kinds)
-                raise _UnknownName(f"modes: unknown mode {mode!r} for kinds {', '.join(kinds)}; allowed modes ({listed})")
+                raise _UnknownName(f"modes: unknown mode {mode!r} for kinds {', '.join(kinds)}; allowed modes "
+                                   f"({listed})")
     selected = []
     for kind in kinds:
         wanted = modes.get(kind) if isinstance(modes, Mapping) else modes
@@ -192,8 +199,10 @@ def _span(p: Param, minimum: float) -> float:
 
 
 def _int_bounds(p: Param) -> tuple[int, int]:
-    lo = None if p.low is None else (math.floor(p.low) + 1 if p.low_open and float(p.low).is_integer() else math.ceil(p.low))
-    hi = None if p.high is None else (math.ceil(p.high) - 1 if p.high_open and float(p.high).is_integer() else math.floor(p.high))
+    lo = None if p.low is None else (math.floor(p.low) + 1 if p.low_open and float(p.low).is_integer()
+                                     else math.ceil(p.low))
+    hi = None if p.high is None else (math.ceil(p.high) - 1 if p.high_open and float(p.high).is_integer()
+                                      else math.floor(p.high))
     span = int(_span(p, _OPEN_END_INT))
     if lo is None:
         lo = 0 if hi is None or hi >= span else hi - span
@@ -213,9 +222,10 @@ def _grid_value(lo: float, hi: float, k: int, p: Param) -> float:
     value = lo + (hi - lo) * k / _STEPS
     tidy = round(value, 12)
     try:
-        return p.check(tidy, "strategy")
+        checked: float = p.check(tidy, "strategy")
     except IncidentError:
         return value
+    return checked
 
 
 def _param_strategy(p: Param, max_severity: float, available: Mapping[str, tuple[Any, ...]] | None,
@@ -246,19 +256,20 @@ def _param_strategy(p: Param, max_severity: float, available: Mapping[str, tuple
         top = lo + math.floor((hi - lo) * cap) if p.severity else hi
         return st.integers(min_value=lo, max_value=max(lo, top))
     if p.type is float:
-        lo, hi = _float_bounds(p)
-        if hi < lo or (hi == lo and (p.low_open or p.high_open)):
+        flo, fhi = _float_bounds(p)
+        if fhi < flo or (fhi == flo and (p.low_open or p.high_open)):
             raise StrategyError(f"{where}: parameter {p.name} has an empty range {p.describe_range()}")
         k_min = 1 if p.low_open else 0
         k_max = math.floor(_STEPS * cap) if p.severity else _STEPS
         if p.high_open and k_max == _STEPS:
             k_max -= 1
         k_max = max(k_min, k_max)
-        return st.integers(min_value=k_min, max_value=k_max).map(lambda k: _grid_value(lo, hi, k, p))
+        return st.integers(min_value=k_min, max_value=k_max).map(lambda k: _grid_value(flo, fhi, k, p))
     if p.default is not None:
         return None
     if p.required:
-        raise _Skip(f"{where} has a required {p.type_name()} parameter {p.name} with no choices, bounds or default to draw from")
+        raise _Skip(f"{where} has a required {p.type_name()} parameter {p.name} with no choices, bounds or default to "
+                    "draw from")
     return None
 
 
@@ -311,7 +322,8 @@ def _build(registry: IncidentRegistry, options: _Options) -> SearchStrategy[Inci
         chosen = {kind for kind, _, _ in selected}
         for kind in options.targets:
             if kind not in chosen:
-                raise StrategyError(f"targets names kind {kind!r}, which is not among the kinds generated: {', '.join(sorted(chosen))}")
+                raise StrategyError(f"targets names kind {kind!r}, which is not among the kinds generated: "
+                                    f"{', '.join(sorted(chosen))}")
     parts, skipped = [], []
     for kind, injector, explicit in selected:
         try:
@@ -392,7 +404,8 @@ def incidents(
                               targets=targets, available=available).map(_noted_one)
 
 
-def incident_sequences(*, min_size: int = 1, max_size: int = 3, **incident_kwargs: Any) -> SearchStrategy[list[Incident]]:
+def incident_sequences(*, min_size: int = 1, max_size: int = 3,
+                       **incident_kwargs: Any) -> SearchStrategy[list[Incident]]:
     """Lists of ``min_size`` to ``max_size`` incidents (a compound incident), drawn as in ``incidents()``.
 
     Shrinks towards fewer incidents. ``incident_kwargs`` are ``incidents()``'s arguments.

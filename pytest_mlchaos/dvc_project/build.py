@@ -13,8 +13,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..project import ProjectError
 from .facts import FACTS_FILE, Facts
@@ -141,5 +141,5 @@ def empty_target(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
 
 
-__all__ = ["FACTS_FILE", "configure_dvc", "copy_sources", "empty_target", "finish", "first_commit", "git_init", "learn_volatile",
-           "mlflow_facts", "run_pipeline"]
+__all__ = ["FACTS_FILE", "configure_dvc", "copy_sources", "empty_target", "finish", "first_commit", "git_init",
+           "learn_volatile", "mlflow_facts", "run_pipeline"]

@@ -1,4 +1,5 @@
-"""What is damaged in a ``DVCProject``: every out hashed against ``dvc.lock``, its cache and remote objects, stale locks."""
+"""What is damaged in a ``DVCProject``: every out hashed against ``dvc.lock``, its cache and remote objects,
+stale locks."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .layout import Layout
 from .repo import CACHE_DIR, REMOTE_DIR, git_env, md5_file, object_path
@@ -26,7 +28,8 @@ class Damage:
     locks: dict[str, str] = field(default_factory=dict)  # stale DVC lock files
     stores: dict[str, str] = field(default_factory=dict)  # the MLflow store and its backup
     expected: dict[str, str] = field(default_factory=dict)  # damaged workspace file -> the md5 the lock wants
-    drift: dict[str, str] = field(default_factory=dict)  # volatile file whose bytes differ -> the lock's md5 (no damage)
+    # volatile file whose bytes differ -> the lock's md5 (no damage)
+    drift: dict[str, str] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -96,7 +99,8 @@ def needed_objects(root: Path, layout: Layout, volatile: Sequence[str] = (),
 
 
 def scan(root: Path, layout: Layout, remote: bool = True, volatile: Sequence[str] = (),
-         mlflow: Mapping[str, Any] | None = None, listings: Mapping[str, Sequence[Sequence[str]]] | None = None) -> Damage:
+         mlflow: Mapping[str, Any] | None = None,
+         listings: Mapping[str, Sequence[Sequence[str]]] | None = None) -> Damage:
     """Hash every locked out, cache object and (if ``remote``) remote object; compare with the lock.
 
     A ``volatile`` file (a plot, an out that a second run writes differently) only has to be there:

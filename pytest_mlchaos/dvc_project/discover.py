@@ -8,8 +8,9 @@ the project is checked.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..project import ProjectError
 

@@ -7,10 +7,12 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .layout import Stage
 from .repo import MLFLOW_DIR, hermetic_environ, md5_file
@@ -26,10 +28,10 @@ def read_metrics(path: Path) -> dict[str, float]:
     if suffix == ".json":
         data = json.loads(text)
     elif suffix == ".toml":
-        try:
+        if sys.version_info >= (3, 11):
             import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
+        else:  # Python 3.10
+            import tomli as tomllib
         data = tomllib.loads(text)
     else:
         import yaml
@@ -115,7 +117,8 @@ def run_in_scratch(root: Path, stage: Stage, metrics_files: Iterable[str]) -> St
         written = {}
         for out in stage.outs:
             path = work / out
-            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.is_file() else []
+            files = (sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir()
+                     else [path] if path.is_file() else [])
             for file in files:
                 written[file.relative_to(work).as_posix()] = md5_file(file)
         return StageRun(metrics, written)

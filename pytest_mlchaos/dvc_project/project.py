@@ -7,8 +7,8 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ..artifacts import Artifacts
 from ..incidents.spec import Incident
@@ -37,7 +37,8 @@ def _paths(label: str, value: str | Sequence[str] | None, *, single_ok: bool = F
         raise ProjectError(f"DVCProject {label}={value!r}: expected a list of paths relative to the repo root")
     items = tuple(value)
     if (not items and not empty_ok) or not all(isinstance(v, str) and v for v in items):
-        raise ProjectError(f"DVCProject {label}={value!r}: expected a non-empty list of paths relative to the repo root")
+        raise ProjectError(f"DVCProject {label}={value!r}: "
+                           "expected a non-empty list of paths relative to the repo root")
     return items
 
 
@@ -175,7 +176,8 @@ class DVCProject:
         for rel in (".dvc/config", LOCK_FILE, ".git/config"):
             path = Path(root) / rel
             if path.is_file() and old in path.read_bytes():
-                raise ProjectError(f"{rel} in {root} holds the absolute path {old_root}; DVCProject keeps paths relative")
+                raise ProjectError(f"{rel} in {root} holds the absolute path {old_root}; "
+                                   "DVCProject keeps paths relative")
 
     # -- what the environment is ----------------------------------------------------------------
     def _head(self, root: Path) -> str:
@@ -228,7 +230,8 @@ class DVCProject:
         return Artifacts(
             data=roles.data(layout, self.options, files_of), models=models,
             stages=tuple(s.name for s in layout.stages),
-            stage_outputs={s.name: tuple(f for out in s.outs for f in files_of.get(out, (out,))) for s in layout.stages},
+            stage_outputs={s.name: tuple(f for out in s.outs for f in files_of.get(out, (out,)))
+                           for s in layout.stages},
             stage_inputs={s.name: s.deps for s in layout.stages},
             sources=tuple(dict.fromkeys(sources)),
             holdout=roles.holdout(layout, metric_stages, models, files_of),

@@ -1,4 +1,5 @@
-"""How a ``DVCProject`` recovers: from the DVC cache, the remote, git, and by rerunning stages, each attempt verified."""
+"""How a ``DVCProject`` recovers: from the DVC cache, the remote, git, and by rerunning stages, each attempt
+verified."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from .. import failpoints
 from ..project import Attempt, RecoveryResult

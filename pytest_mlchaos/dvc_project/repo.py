@@ -10,9 +10,10 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 REMOTE_DIR = ".dvc-remote"
 REMOTE_NAME = "mlchaos"

@@ -6,9 +6,9 @@ Every function here takes the ``Layout`` and the user's options and either answe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Sequence
 
 from ..project import ProjectError
 from .layout import Layout, Stage
@@ -89,7 +89,8 @@ def check_stages(layout: Layout, names: Sequence[str]) -> tuple[str, ...]:
     known = [s.name for s in layout.stages]
     for name in names:
         if name not in known:
-            raise ProjectError(f"DVCProject skip_stages: {name!r} is not a stage of dvc.yaml; stages: {', '.join(known)}")
+            raise ProjectError(f"DVCProject skip_stages: {name!r} is not a stage of dvc.yaml; stages: "
+                               f"{', '.join(known)}")
     return tuple(names)
 
 

@@ -17,9 +17,10 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from ..project import ProjectError
 from .repo import MLFLOW_DIR, REMOTE_DIR, git_env, md5_file

@@ -1,4 +1,5 @@
-"""Delimited text (CSV, TSV, ``;``/``|``) as an optional header plus raw records, fast on million-row files (stdlib only).
+"""Delimited text (CSV, TSV, ``;``/``|``) as an optional header plus raw records, fast on million-row files
+(stdlib only).
 
 Records stay as text; only the rows an injector touches are split into fields. Files
 without quote characters split on newlines and delimiters directly; quoted files go
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from ._formats import DataFormat
 from ._tables import Table
@@ -88,7 +90,8 @@ class CsvTable(Table):
         return self.delimiter.join(fields)
 
     def set_fields(self, i: int, fields: list[str], *, plain: bool = False) -> None:
-        """Store row ``i``; ``plain`` promises no value needs quoting (only values this file already held, or numbers)."""
+        """Store row ``i``; ``plain`` promises no value needs quoting (only values this file already held,
+        or numbers)."""
         self.records[i] = self.delimiter.join(fields) if plain and not self.quoted else self.format(fields)
 
     # -- cells ---------------------------------------------------------------------------
@@ -206,5 +209,5 @@ def number_formatter(is_int: bool, decimals: int) -> Callable[[float], str]:
     if is_int:
         return lambda value: str(round(value))
     if decimals:
-        return ("{:.%df}" % decimals).format
+        return lambda value: f"{value:.{decimals}f}"
     return repr

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from .registry import InjectionContext, Injector
 from .spec import Incident, IncidentError

@@ -88,7 +88,8 @@ def sniff_text(text: str, complete: bool = True) -> DataFormat:
         lines = lines[:-1]  # the read may have cut the last line
     lines = lines[:_SNIFF_LINES]
     if body.startswith("{"):
-        return DataFormat("jsonl") if _json_object(lines[0]) else DataFormat("a JSON document (not one object per line)")
+        return (DataFormat("jsonl") if _json_object(lines[0])
+                else DataFormat("a JSON document (not one object per line)"))
     if body.startswith("["):
         return DataFormat("a JSON document (not one object per line)")
     delimiter = _delimiter(lines)
@@ -99,7 +100,8 @@ def sniff_text(text: str, complete: bool = True) -> DataFormat:
 
 
 def _json_object(line: str) -> bool:
-    """Whether a line holds one whole JSON object (the first line of JSON Lines; a broken later line is the reader's to name)."""
+    """Whether a line holds one whole JSON object (the first line of JSON Lines; a broken later line is the
+    reader's to name)."""
     try:
         return isinstance(json.loads(line), dict)
     except ValueError:

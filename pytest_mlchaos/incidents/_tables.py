@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from ._formats import DataFormat
 from .spec import IncidentError
@@ -146,7 +147,8 @@ class Table:
                             f"header row; give a 0-based column index, '0' to '{last}' ('-1' for the last)")
 
     def label_column(self, label: str | None, where: str) -> int:
-        """The label: ``label`` as a name or index; by default ``churn`` when the header has it, else the last column."""
+        """The label: ``label`` as a name or index; by default ``churn`` when the header has it, else the last
+        column."""
         if label is not None:
             return self.column(label, where, "label")
         if self.header is not None and DEFAULT_LABEL in self.header:
@@ -190,7 +192,8 @@ class Table:
         return ids
 
     def _id_values(self, values: list[Any]) -> bool:
-        if len(values) < 3 or not all(isinstance(v, (str, int, float)) for v in values) or len(set(values)) < len(values):
+        if (len(values) < 3 or not all(isinstance(v, (str, int, float)) for v in values)
+                or len(set(values)) < len(values)):
             return False
         nums = [self.number(v) for v in values]
         if all(x is None for x in nums):
@@ -325,7 +328,8 @@ def _json_object(line: str, n: int, path: Path, where: str) -> dict[str, Any]:
     try:
         obj = json.loads(line)
     except ValueError as exc:
-        raise IncidentError(f"{where}: line {n} of {path.name} is not JSON ({exc}); JSON Lines holds one object a line") from None
+        raise IncidentError(f"{where}: line {n} of {path.name} is not JSON ({exc}); "
+                            "JSON Lines holds one object a line") from None
     if not isinstance(obj, dict):
         raise IncidentError(f"{where}: line {n} of {path.name} holds a {type(obj).__name__}, not an object; "
                             "JSON Lines holds one object a line")
@@ -352,12 +356,14 @@ class ParquetTable(Table):
         try:
             import pyarrow.parquet as pq
         except ImportError:
-            raise IncidentError(f"{where}: {path.name} is Parquet, and editing Parquet needs pyarrow (pip install pyarrow)") from None
+            raise IncidentError(f"{where}: {path.name} is Parquet, and editing Parquet needs pyarrow "
+                                "(pip install pyarrow)") from None
         try:
             parquet = pq.ParquetFile(path)
             table = parquet.read()
         except Exception as exc:  # pyarrow raises its own ArrowInvalid, OSError...
-            raise IncidentError(f"{where}: {path.name} does not read as Parquet ({type(exc).__name__}: {exc})") from None
+            raise IncidentError(f"{where}: {path.name} does not read as Parquet "
+                                f"({type(exc).__name__}: {exc})") from None
         meta = parquet.metadata
         codec = meta.row_group(0).column(0).compression if meta.num_row_groups and meta.num_columns else "SNAPPY"
         return cls(path, list(table.column_names), [table.column(i).to_pylist() for i in range(table.num_columns)],
@@ -418,7 +424,8 @@ class ParquetTable(Table):
     def _metadata(self) -> dict[bytes, bytes] | None:
         """The schema's metadata, with pandas' column list following drops, renames and retyped columns."""
         meta = dict(self.schema.metadata or {})
-        if b"pandas" not in meta or (self.sources == list(self.schema.names) and self.header == self.sources and not self.retyped):
+        if b"pandas" not in meta or (self.sources == list(self.schema.names) and self.header == self.sources
+                                     and not self.retyped):
             return meta or None
         pandas_meta = json.loads(meta[b"pandas"])
         names = dict(zip(self.sources, self.header))

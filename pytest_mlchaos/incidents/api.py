@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..artifacts import Artifacts
 from .registry import IncidentRegistry, InjectionContext
@@ -37,6 +37,7 @@ def inject(root: str | Path, incident: Incident, *, artifacts: Artifacts, regist
         registry = builtin_registry()
     validated = registry.validate(incident, artifacts.available())
     injector = registry.get(validated.kind, validated.mode)
-    ctx = InjectionContext(root=base.resolve(), artifacts=artifacts, rng=random.Random(validated.seed if validated.seed is not None else 0),
+    ctx = InjectionContext(root=base.resolve(), artifacts=artifacts,
+                           rng=random.Random(validated.seed if validated.seed is not None else 0),
                            run_stage=run_stage, dry_run=dry_run)
     return injector.inject(ctx, validated)

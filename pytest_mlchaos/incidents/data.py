@@ -23,15 +23,24 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
-from ._files import RoleInjector, count_for, cut_point, flip_bytes_in_place, pick, require_files, restore_times, write_atomic
+from ._files import (
+    RoleInjector,
+    count_for,
+    cut_point,
+    flip_bytes_in_place,
+    pick,
+    require_files,
+    restore_times,
+    write_atomic,
+)
 from ._formats import DataFormat, sniff
 from ._tables import Table, read_table
 from .registry import IncidentRegistry, InjectionContext
 from .spec import Incident, IncidentError, Param
 
-FRACTION = dict(low=0.0, low_open=True, high=1.0)
-LABEL = Param("label", str, None, doc="the label column, left alone by feature damage: a header name or a 0-based index "
-              "('-1': the last); default: 'churn' if the header has it, else the last column")
+FRACTION: dict[str, Any] = dict(low=0.0, low_open=True, high=1.0)
+LABEL = Param("label", str, None, doc="the label column, left alone by feature damage: a header name or a 0-based "
+              "index ('-1': the last); default: 'churn' if the header has it, else the last column")
 TABLES = "CSV/TSV (with or without a header row), Parquet and JSON Lines tables, each written back in its own format"
 ANY_FILE = "any file; a directory target: one file in it, chosen by the seed"
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson")
@@ -64,15 +73,16 @@ class _DataInjector(RoleInjector):
             kinds = Counter(p.suffix.lower() or "no suffix" for p in files)
             held = ", ".join(f"{n} {suffix}" for suffix, n in kinds.most_common()) or "no files"
             hint = f" (e.g. {', '.join(map(repr, tables))})" if tables else ""
-            raise IncidentError(f"{self.where()}: target {rel!r} is a directory ({held}); {self.mode} edits the cells of "
-                                f"one table: pass target=<a table file in it>{hint}. Modes that pick a file in a directory "
-                                "by the seed: bitflip, truncate, delete, stale_version")
+            raise IncidentError(f"{self.where()}: target {rel!r} is a directory ({held}); {self.mode} edits the cells "
+                                f"of one table: pass target=<a table file in it>{hint}. Modes that pick a file in a "
+                                "directory by the seed: bitflip, truncate, delete, stale_version")
         if not files:
             raise IncidentError(f"{self.where()}: target {rel!r} is a directory with no files to damage")
         return ctx.rel(ctx.rng.choice(files))
 
     def table_format(self, ctx: InjectionContext, path: Path) -> DataFormat:
-        """The file's format when it is a table; else IncidentError naming the file, its format and the modes that apply."""
+        """The file's format when it is a table; else IncidentError naming the file, its format and the modes that
+        apply."""
         fmt = sniff(path)
         if not fmt.is_table:
             refuse_format(ctx, self.where(), self.mode, path, fmt)
@@ -123,7 +133,8 @@ def standard_normals(rng: random.Random, count: int) -> list[float]:
         import numpy as np
     except ImportError:
         return [rng.gauss(0.0, 1.0) for _ in range(count)]
-    return np.random.default_rng(rng.getrandbits(64)).standard_normal(count).tolist()
+    draws: list[float] = np.random.default_rng(rng.getrandbits(64)).standard_normal(count).tolist()
+    return draws
 
 
 class _TableInjector(_DataInjector):
@@ -140,7 +151,8 @@ class Noise(_TableInjector):
     kind, mode = "data_corruption", "noise"
     params = (
         Param("fraction", float, 0.1, doc="share of rows hit", severity=True, **FRACTION),
-        Param("scale", float, 0.5, doc="noise standard deviation, in units of each column's std", low=0.0, low_open=True),
+        Param("scale", float, 0.5, doc="noise standard deviation, in units of each column's std",
+              low=0.0, low_open=True),
         LABEL,
     )
 
@@ -148,11 +160,13 @@ class Noise(_TableInjector):
         features = set(table.feature_columns(table.label_column(incident.param("label"), self.where())))
         numeric = {c: v for c, v in table.numeric_columns().items() if c in features}
         if not numeric or not table.n_rows:
-            raise IncidentError(f"{self.where()}: {table.path.name} has no numeric feature columns (and rows) to add noise to")
+            raise IncidentError(f"{self.where()}: {table.path.name} has no numeric feature columns (and rows) to add "
+                                "noise to")
         n = table.n_rows
         rows = pick(ctx.rng, range(n), count_for(incident.param("fraction"), n))
         scale = incident.param("scale")
-        plan = [(c, table.number_writer(is_int, decimals), scale * std) for c, (is_int, decimals, std) in numeric.items()]
+        plan = [(c, table.number_writer(is_int, decimals), scale * std)
+                for c, (is_int, decimals, std) in numeric.items()]
         draws = iter(standard_normals(ctx.rng, len(rows) * len(plan)))
         changed = 0
         for i in rows:  # the hot loop of a large table: kept to the bare operations
@@ -201,7 +215,8 @@ class MissingValues(_TableInjector):
                 blanked += 1
                 table.set_fields(i, fields)
         names = ", ".join(table.names[c] for c in cols)
-        return f"blanked {blanked} feature values in {len(rows)} of {n} rows of {self.name(ctx, table.path)} (columns {names})"
+        return (f"blanked {blanked} feature values in {len(rows)} of {n} rows of {self.name(ctx, table.path)} "
+                f"(columns {names})")
 
 
 class Duplicates(_TableInjector):
@@ -233,8 +248,8 @@ class LabelFlip(_TableInjector):
         n = table.n_rows
         classes = sorted({_hashable(v) for v in table.column_values(col) if not table.is_blank(v)}, key=_class_order)
         if len(classes) < 2:
-            raise IncidentError(f"{self.where()}: label column {table.col_name(col)} of {table.path.name} has fewer than "
-                                f"2 classes: {classes}")
+            raise IncidentError(f"{self.where()}: label column {table.col_name(col)} of {table.path.name} has fewer "
+                                f"than 2 classes: {classes}")
         rows = pick(ctx.rng, range(n), count_for(incident.param("fraction"), n))
         for i in rows:
             fields = table.fields(i)
@@ -263,7 +278,8 @@ class SchemaDrift(_TableInjector):
     kind, mode = "data_corruption", "schema_drift"
     params = (
         Param("change", str, "drop", doc="what changed", choices=("drop", "rename", "reorder", "dtype")),
-        Param("column", str, None, doc="the column hit, a name or a 0-based index (default: a feature column chosen by the seed)"),
+        Param("column", str, None, doc="the column hit, a name or a 0-based index (default: a feature column chosen "
+                                       "by the seed)"),
         LABEL,
     )
 
@@ -298,7 +314,8 @@ class SchemaDrift(_TableInjector):
         if incident.param("column") is not None:
             return table.column(incident.param("column"), self.where())
         label = table.label_column(incident.param("label"), self.where())
-        features = table.feature_columns(label) or [c for c in range(table.width) if c != label] or list(range(table.width))
+        features = (table.feature_columns(label) or [c for c in range(table.width) if c != label]
+                    or list(range(table.width)))
         if change == "dtype":
             numeric = table.numeric_columns()
             features = [c for c in features if c in numeric] or features
@@ -310,7 +327,8 @@ def _column_word(col_name: str) -> str:
 
 
 def _retype(table: Table, col: int) -> str:
-    """Rewrite column ``col`` with another dtype: numbers with decimal commas (now text), categories as integer codes."""
+    """Rewrite column ``col`` with another dtype: numbers with decimal commas (now text), categories as integer
+    codes."""
     values = table.column_values(col)
     if col in table.numeric_columns():  # a locale change upstream: decimal commas, so the column reads as text
         table.replace_column(col, [v if table.is_blank(v) else _decimal_comma(table.cell_text(v)) for v in values])
@@ -337,7 +355,8 @@ class Truncate(_DataInjector):
     """
 
     kind, mode = "data_corruption", "truncate"
-    params = (Param("fraction", float, 0.5, doc="share of the bytes kept", low=0.0, low_open=True, high=1.0, high_open=True),)
+    params = (Param("fraction", float, 0.5, doc="share of the bytes kept",
+                    low=0.0, low_open=True, high=1.0, high_open=True),)
 
     def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         data = path.read_bytes()
@@ -395,7 +414,8 @@ class StaleVersion(_DataInjector):
     params = (
         Param("fraction", float, 0.2, doc="share of the newest rows the older version lacks (subset source)",
               severity=True, low=0.0, low_open=True, high=1.0, high_open=True),
-        Param("source", str, "auto", doc="auto: a previous version from the DVC cache if git history has one, else a subset",
+        Param("source", str, "auto", doc="auto: a previous version from the DVC cache if git history has one, else a "
+                                         "subset",
               choices=("auto", "cache", "subset")),
     )
     formats = "cache: any file with an earlier DVC version; subset: " + TABLES
@@ -417,7 +437,8 @@ class StaleVersion(_DataInjector):
                 write_atomic(path, old.read_bytes())  # a copy: the cache object keeps its own inode and mode
                 return f"put back a previous version of {rel} from the DVC cache ({ctx.rel(old)})"
             if source == "cache":
-                raise IncidentError(f"{self.where()}: no previous version of {rel!r} in git history and the DVC cache; use source='subset'")
+                raise IncidentError(f"{self.where()}: no previous version of {rel!r} in git history and the DVC "
+                                    "cache; use source='subset'")
         fmt = self.table_format(ctx, path)
         table = read_table(path, self.where(), fmt)
         n = table.n_rows
@@ -454,7 +475,7 @@ def _previous_dvc_version(ctx: InjectionContext, rel: str, path: Path) -> Path |
         except (OSError, subprocess.SubprocessError):
             continue
         for md5 in _MD5.findall(text):
-            obj = cache / "files" / "md5" / md5[:2] / md5[2:]
+            obj: Path = cache / "files" / "md5" / md5[:2] / md5[2:]
             if obj.is_file() and file_digest(obj) != current:
                 ctx.rel(obj)  # contained
                 return obj

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pickletools
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..modelfiles import load_model, model_format, save_model
 from ._files import RoleInjector, require_files, write_atomic
@@ -79,7 +80,8 @@ class Corrupt(_ModelFile):
 
 
 # Bytes that start no pickle opcode nor a compressed joblib file: a stream starting with one cannot load.
-_NOT_A_PICKLE_START = sorted(set(range(256)) - {ord(op.code) for op in pickletools.opcodes} - {0x1F, 0x42, 0xFD, 0x04, 0x5A, 0x78})
+_NOT_A_PICKLE_START = sorted(set(range(256)) - {ord(op.code) for op in pickletools.opcodes}
+                             - {0x1F, 0x42, 0xFD, 0x04, 0x5A, 0x78})
 _ZIP_END = b"PK\x05\x06"  # signature of a zip's end-of-central-directory record
 
 
@@ -105,7 +107,8 @@ class Truncate(_ModelFile):
     """The model file cut short, as a copy or upload interrupted halfway leaves it."""
 
     kind, mode = "model_loss", "truncate"
-    params = (Param("fraction", float, 0.5, doc="share of the bytes kept", low=0.0, low_open=True, high=1.0, high_open=True),)
+    params = (Param("fraction", float, 0.5, doc="share of the bytes kept",
+                    low=0.0, low_open=True, high=1.0, high_open=True),)
     formats = MODEL_FILES
 
     def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
@@ -127,8 +130,8 @@ class WrongModel(_ModelFile):
 
     kind, mode = "model_loss", "wrong_model"
     params = (
-        Param("variant", str, "auto", doc="pruned: a forest cut to a few trees; degraded: predictions wrong on a fraction "
-              "of rows; auto: pruned for forests, else degraded", choices=("auto", "pruned", "degraded")),
+        Param("variant", str, "auto", doc="pruned: a forest cut to a few trees; degraded: predictions wrong on a "
+              "fraction of rows; auto: pruned for forests, else degraded", choices=("auto", "pruned", "degraded")),
         Param("fraction", float, 0.3, doc="degraded: share of predictions made wrong", severity=True,
               low=0.0, low_open=True, high=1.0),
         Param("trees", int, 1, doc="pruned: trees kept", low=1),
@@ -140,9 +143,9 @@ class WrongModel(_ModelFile):
         for rel in chosen:
             path = ctx.path(rel)
             if path.is_file() and model_format(path) == "opaque":
-                raise IncidentError(f"{self.where()}: {rel} is not a pickle, joblib or skops file (opaque bytes that only "
-                                    "the project's own code reads), so no worse model can be written in its format; "
-                                    "modes that apply to it as bytes: corrupt, truncate, delete")
+                raise IncidentError(f"{self.where()}: {rel} is not a pickle, joblib or skops file (opaque bytes that "
+                                    "only the project's own code reads), so no worse model can be written in its "
+                                    "format; modes that apply to it as bytes: corrupt, truncate, delete")
         return chosen
 
     def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
@@ -150,7 +153,8 @@ class WrongModel(_ModelFile):
         try:
             model = load_model(path, fmt)
         except Exception as exc:
-            raise IncidentError(f"{self.where()}: {ctx.rel(path)} does not load as {fmt} ({type(exc).__name__}: {exc})") from exc
+            raise IncidentError(f"{self.where()}: {ctx.rel(path)} does not load as {fmt} "
+                                f"({type(exc).__name__}: {exc})") from exc
         model, how = self.worsen(ctx, incident, model, fmt, ctx.rel(path))
         tmp = path.with_name(f".{path.name}.mlchaos-model")
         try:
@@ -177,10 +181,10 @@ class WrongModel(_ModelFile):
             forest.n_estimators = trees
             return model, f"{type(model).__name__} with its forest cut to {trees} tree(s) (trees {kept})"
         if fmt == "skops":
-            raise IncidentError(f"{self.where()}: {rel} is a skops file; variant {variant!r} would wrap {type(model).__name__} "
-                                "in a class its skops loader does not trust, so it would fail to load instead of scoring "
-                                "worse; a skops model takes variant='pruned' (a forest with more trees than trees=), "
-                                "or use mode 'corrupt'")
+            raise IncidentError(f"{self.where()}: {rel} is a skops file; variant {variant!r} would wrap "
+                                f"{type(model).__name__} in a class its skops loader does not trust, so it would fail "
+                                "to load instead of scoring worse; a skops model takes variant='pruned' (a forest "
+                                "with more trees than trees=), or use mode 'corrupt'")
         from ._degraded import DegradedModel
 
         fraction = incident.param("fraction")
@@ -201,7 +205,8 @@ class _Registry(Injector):
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         where = f"incident {self.kind}/{self.mode}"
         if not ctx.artifacts.registry_model:
-            raise IncidentError(f"{where}: this environment names no registered model (artifacts.registry_model is not set)")
+            raise IncidentError(f"{where}: this environment names no registered model "
+                                "(artifacts.registry_model is not set)")
         if incident.target is not None:
             return [incident.target]
         if not ctx.artifacts.mlflow_db:
@@ -218,12 +223,14 @@ class _Registry(Injector):
             with con:
                 yield con
         except sqlite3.DatabaseError as exc:
-            raise IncidentError(f"incident {self.kind}/{self.mode}: {path.name} is not a readable MLflow database ({exc})") from exc
+            raise IncidentError(f"incident {self.kind}/{self.mode}: {path.name} is not a readable MLflow database "
+                                f"({exc})") from exc
         finally:
             con.close()
 
-    def aliased_version(self, con: sqlite3.Connection, name: str, alias: str) -> int | None:
-        row = con.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", (name, alias)).fetchone()
+    def aliased_version(self, con: sqlite3.Connection, name: str, alias: str | None) -> int | None:
+        row = con.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                          (name, alias)).fetchone()
         return None if row is None else int(row[0])
 
 
@@ -232,12 +239,14 @@ class RegistryAliasLost(_Registry):
 
     kind, mode = "model_loss", "registry_alias_lost"
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         name, alias = ctx.artifacts.registry_model, ctx.artifacts.registry_alias
+        assert name is not None  # targets() refused an environment that names no registered model
         with self.session(targets[0]) as con:
             version = self.aliased_version(con, name, alias)
             if version is None:
-                raise IncidentError(f"incident {self.kind}/{self.mode}: model {name!r} has no alias {alias!r} to remove")
+                raise IncidentError(f"incident {self.kind}/{self.mode}: "
+                                    f"model {name!r} has no alias {alias!r} to remove")
             con.execute("DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?", (name, alias))
             con.execute("UPDATE registered_models SET last_updated_time = ? WHERE name = ?", (_later(con, name), name))
         return f"removed alias {alias!r} (version {version}) from registered model {name!r} in {ctx.rel(targets[0])}"
@@ -247,26 +256,29 @@ class RegistryVersionDeleted(_Registry):
     """A registered model version deleted, as MlflowClient.delete_model_version leaves it (its aliases go too)."""
 
     kind, mode = "model_loss", "registry_version_deleted"
-    params = (Param("version", int, None, doc="the version deleted (default: the one the alias serves, else the latest)", low=1),)
+    params = (Param("version", int, None,
+                    doc="the version deleted (default: the one the alias serves, else the latest)", low=1),)
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         name, alias = ctx.artifacts.registry_model, ctx.artifacts.registry_alias
+        assert name is not None  # targets() refused an environment that names no registered model
         with self.session(targets[0]) as con:
             live = [int(v) for (v,) in con.execute(
                 "SELECT version FROM model_versions WHERE name = ? AND current_stage != ? ORDER BY version",
                 (name, STAGE_DELETED_INTERNAL))]
-            version = incident.param("version") or self.aliased_version(con, name, alias) or (live[-1] if live else None)
+            version = (incident.param("version") or self.aliased_version(con, name, alias)
+                       or (live[-1] if live else None))
             if version not in live:
-                raise IncidentError(f"incident {self.kind}/{self.mode}: parameter version={version!r} is not a live version "
-                                    f"of {name!r}; versions: {', '.join(map(str, live)) or 'none'}")
+                raise IncidentError(f"incident {self.kind}/{self.mode}: parameter version={version!r} is not a live "
+                                    f"version of {name!r}; versions: {', '.join(map(str, live)) or 'none'}")
             now = _later(con, name)
-            lost = [a for (a,) in con.execute("SELECT alias FROM registered_model_aliases WHERE name = ? AND version = ?",
-                                              (name, version))]
+            lost = [a for (a,) in con.execute("SELECT alias FROM registered_model_aliases "
+                                              "WHERE name = ? AND version = ?", (name, version))]
             con.execute("DELETE FROM registered_model_aliases WHERE name = ? AND version = ?", (name, version))
             con.execute(
-                "UPDATE model_versions SET current_stage = ?, last_updated_time = ?, description = NULL, user_id = NULL, "
-                "source = 'REDACTED-SOURCE-PATH', run_id = 'REDACTED-RUN-ID', run_link = 'REDACTED-RUN-LINK', "
-                "status_message = NULL WHERE name = ? AND version = ?",
+                "UPDATE model_versions SET current_stage = ?, last_updated_time = ?, description = NULL, "
+                "user_id = NULL, source = 'REDACTED-SOURCE-PATH', run_id = 'REDACTED-RUN-ID', "
+                "run_link = 'REDACTED-RUN-LINK', status_message = NULL WHERE name = ? AND version = ?",
                 (STAGE_DELETED_INTERNAL, now, name, version))
             con.execute("UPDATE registered_models SET last_updated_time = ? WHERE name = ?", (now, name))
         gone = f" and its alias(es) {', '.join(lost)}" if lost else ""

@@ -72,8 +72,9 @@ class _FailpointInjector(_StageInjector):
             kept = " (persistent: it fails again on every rerun)" if incident.param("persistent") else ""
             return f"{self.outcome(stage)}: {type(exc).__name__}: {exc}{kept}"
         failpoints.disarm(ctx.root, stage)
-        raise IncidentError(f"{self.where()}: stage {stage!r} ran to the end without failing: the project's stage runner "
-                            f"must call pytest_mlchaos.failpoints.hit(root, stage) at the start and hit(root, stage, 'write') before writing")
+        raise IncidentError(f"{self.where()}: stage {stage!r} ran to the end without failing: the project's stage "
+                            "runner must call pytest_mlchaos.failpoints.hit(root, stage) at the start and hit(root, "
+                            "stage, 'write') before writing")
 
     def outcome(self, stage: str) -> str:
         return f"stage {stage!r} crashed"
@@ -116,14 +117,14 @@ class PartialWrite(_StageInjector):
     params = (STAGE, Param("fraction", float, 0.5, doc="share of each output's bytes written before the kill",
                            low=0.0, low_open=True, high=1.0, high_open=True))
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         stage = incident.param("stage")
         outs = list(ctx.artifacts.stage_outputs.get(stage, ()))
         if not outs:
             raise IncidentError(f"{self.where()}: stage {stage!r} lists no outputs (artifacts.stage_outputs) to cut")
         return outs
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         require_files(self.where(), targets, ctx.root)
         notes = []
         for path in targets:
@@ -143,8 +144,8 @@ class StaleLock(_StageInjector):
 
     kind, mode = "pipeline_failure", "stale_lock"
     params = (
-        Param("lock", str, "rwlock", doc="rwlock: stage outputs write-locked; lock: the repo lock file (DVC ignores a stale one unless "
-              "core.hardlink_lock is set); "
+        Param("lock", str, "rwlock", doc="rwlock: stage outputs write-locked; lock: the repo lock file (DVC ignores a "
+              "stale one unless core.hardlink_lock is set); "
               "dvc_lock: dvc.lock cut mid-line", choices=("rwlock", "lock", "dvc_lock")),
         Param("stage", str, None, doc="rwlock: the stage whose outputs stay locked (default: chosen by the seed)",
               choices_from="stages"),
@@ -153,15 +154,16 @@ class StaleLock(_StageInjector):
     )
     needs_stage = False
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         lock = incident.param("lock")
         if lock == "dvc_lock":
             if not ctx.artifacts.lock_file:
-                raise IncidentError(f"{self.where()}: lock='dvc_lock' needs artifacts.lock_file; allowed here: rwlock, lock")
+                raise IncidentError(f"{self.where()}: lock='dvc_lock' needs artifacts.lock_file; allowed here: "
+                                    "rwlock, lock")
             return [ctx.artifacts.lock_file]
         return [f".dvc/tmp/{lock}"]
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         root = Path(ctx.root).resolve()
         lock = incident.param("lock")
         path = targets[0]
@@ -170,9 +172,11 @@ class StaleLock(_StageInjector):
             data = path.read_bytes()
             cut = cut_point(data, 0.5 + 0.4 * ctx.rng.random())
             write_atomic(path, data[:cut])
-            return f"left {ctx.rel(path)} half-written (cut at byte {cut} of {len(data)}), as a run killed while saving it does"
+            return (f"left {ctx.rel(path)} half-written (cut at byte {cut} of {len(data)}), "
+                    "as a run killed while saving it does")
         if not (root / ".dvc").is_dir():
-            raise IncidentError(f"{self.where()}: {root} is not a DVC repository (no .dvc directory); allowed lock: dvc_lock")
+            raise IncidentError(f"{self.where()}: {root} is not a DVC repository (no .dvc directory); allowed lock: "
+                                "dvc_lock")
         path.parent.mkdir(parents=True, exist_ok=True)
         pid = 1 if incident.param("blocking") else _dead_pid(ctx)
         if lock == "lock":

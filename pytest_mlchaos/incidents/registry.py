@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
+from typing import Any, ClassVar
 
 from ..artifacts import Artifacts
 from .spec import Incident, IncidentError, Injection, Param, relpath_within
-
 
 # The content digest of the manifest and of damaged files. BLAKE2b is as collision-resistant as
 # SHA-256 and about 3x faster in software (a 141 MB CSV: 0.25 s instead of 0.73 s here).
@@ -83,7 +83,8 @@ class Injector:
         rels = [ctx.rel(t) for t in self.targets(ctx, incident)]
         paths = [ctx.path(r) for r in rels]
         if ctx.dry_run:
-            return Injection(incident, tuple(rels), f"would {self.summary()[:1].lower() + self.summary()[1:]}", dry_run=True)
+            return Injection(incident, tuple(rels), f"would {self.summary()[:1].lower() + self.summary()[1:]}",
+                             dry_run=True)
         description = self.apply(ctx, incident, paths)
         digests = tuple((r, file_digest(p)) for r, p in zip(rels, paths) if p.is_file())
         return Injection(incident, tuple(rels), description, damaged_digests=digests)
@@ -176,7 +177,8 @@ class IncidentRegistry:
             if name in given:
                 resolved[name] = param.check(given[name], where, available)
             elif param.required:
-                raise IncidentError(f"{where}: parameter {name} is required ({param.type_name()}, {param.describe_range()})")
+                raise IncidentError(f"{where}: parameter {name} is required ({param.type_name()}, "
+                                    f"{param.describe_range()})")
             elif param.default is not None:
                 resolved[name] = param.default
         return Incident(incident.kind, injector.mode, resolved, incident.target, incident.seed)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 JSONScalar = str | int | float | bool | None
 
@@ -76,7 +77,8 @@ class Incident:
         return dict(self.params).get(name, default)
 
     def replace(self, **changes: Any) -> Incident:
-        values = {"kind": self.kind, "mode": self.mode, "params": self.param_dict, "target": self.target, "seed": self.seed}
+        values: dict[str, Any] = {"kind": self.kind, "mode": self.mode, "params": self.param_dict,
+                                  "target": self.target, "seed": self.seed}
         values.update(changes)
         return Incident(**values)
 
@@ -131,7 +133,7 @@ class Param:
     """
 
     name: str
-    type: type
+    type: type[Any]
     default: Any = None
     doc: str = ""
     low: float | None = None
@@ -199,11 +201,13 @@ class Param:
         raise IncidentError(f"{where}: parameter {self.name}={value!r} is not {what}" + (f" in {rng}" if rng else ""))
 
     def from_text(self, text: str) -> Any:
-        """``text`` (a command-line value) as this parameter's type; what cannot convert is passed on for ``check`` to name."""
+        """``text`` (a command-line value) as this parameter's type; what cannot convert is passed on for ``check``
+        to name."""
         if self.type is str:
             return text
         if self.type is bool:
-            return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.strip().lower(), text)
+            return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
+                text.strip().lower(), text)
         for cast in ((int, float) if self.type is int else (self.type,)):
             try:
                 return cast(text)
@@ -240,7 +244,8 @@ class Injection:
 
 
 def relpath_within(root: Path, path: Path | str) -> str:
-    """``path`` relative to ``root`` (as posix), refusing anything that resolves outside it (``..``, symlinks, absolute)."""
+    """``path`` relative to ``root`` (as posix), refusing anything that resolves outside it (``..``, symlinks,
+    absolute)."""
     root_resolved = Path(root).resolve()
     candidate = Path(path)
     if not candidate.is_absolute():
@@ -250,6 +255,7 @@ def relpath_within(root: Path, path: Path | str) -> str:
         rel = resolved.relative_to(root_resolved)
     except ValueError:
         raise ContainmentError(
-            f"refusing to touch {str(path)!r}: it resolves to {str(resolved)!r}, outside the environment root {str(root_resolved)!r}"
+            f"refusing to touch {str(path)!r}: it resolves to {str(resolved)!r}, outside the environment root "
+            f"{str(root_resolved)!r}"
         ) from None
     return rel.as_posix()

@@ -63,7 +63,8 @@ class _CacheInjector(_StoreInjector):
                 require_files(self.where(), [path], ctx.root)
                 obj = object_for(cache, path)
                 if not obj.is_file():
-                    raise IncidentError(f"{self.where()}: {rel!r} has no object in the DVC cache ({ctx.rel(obj)} is missing)")
+                    raise IncidentError(f"{self.where()}: {rel!r} has no object in the DVC cache "
+                                        f"({ctx.rel(obj)} is missing)")
                 chosen.append(ctx.rel(obj))
             return chosen
         objects = cache_objects(cache)
@@ -78,14 +79,15 @@ class DvcCacheCorruption(_CacheInjector):
 
     kind, mode = "storage_loss", "dvc_cache_corruption"
     params = (
-        Param("objects", int, 1, doc="how many cache objects are altered (target=<file> picks that file's object)", low=1, severity=True),
+        Param("objects", int, 1, doc="how many cache objects are altered (target=<file> picks that file's object)",
+              low=1, severity=True),
         Param("flips", int, 1, doc="bytes with a flipped bit in each object", low=1),
     )
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         return self.objects(ctx, incident, None, incident.param("objects"))
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         notes = []
         for path in targets:
             st = path.stat()
@@ -103,13 +105,14 @@ class DvcCacheLoss(_CacheInjector):
     """DVC cache objects deleted (a gc run too eager, a wiped cache volume)."""
 
     kind, mode = "storage_loss", "dvc_cache_loss"
-    params = (Param("fraction", float, 1.0, doc="share of the cache objects deleted (target=<file>: that file's object)",
+    params = (Param("fraction", float, 1.0,
+                    doc="share of the cache objects deleted (target=<file>: that file's object)",
                     low=0.0, low_open=True, high=1.0, severity=True),)
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         return self.objects(ctx, incident, incident.param("fraction"), None)
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         for path in targets:
             path.unlink()
         total = len(cache_objects(self.store_dir(ctx))) + len(targets)
@@ -120,15 +123,18 @@ class DvcRemoteLoss(_StoreInjector):
     """The DVC remote lost: emptied (a bucket lifecycle rule) or unreachable (moved, credentials revoked)."""
 
     kind, mode = "storage_loss", "dvc_remote_loss"
-    params = (Param("how", str, "emptied", doc="emptied: every object deleted; unreachable: the remote directory renamed away",
+    params = (Param("how", str, "emptied",
+                    doc="emptied: every object deleted; unreachable: the remote directory renamed away",
                     choices=("emptied", "unreachable")),)
     store = "dvc_remote"
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         self.store_dir(ctx)
-        return [ctx.artifacts.dvc_remote]
+        remote = ctx.artifacts.dvc_remote
+        assert remote is not None  # store_dir() refused an environment without one
+        return [remote]
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         remote = targets[0]
         if incident.param("how") == "unreachable":
             moved = remote.with_name(remote.name + ".unreachable")
@@ -156,14 +162,14 @@ class BackupLoss(_StoreInjector):
                     severity=True),)
     store = "backups"
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         files = sorted(p for p in self.store_dir(ctx).rglob("*") if p.is_file() or p.is_symlink())
         if not files:
             raise IncidentError(f"{self.where()}: the backups directory {ctx.artifacts.backups!r} holds no files")
         k = count_for(incident.param("fraction"), len(files))
         return [ctx.rel(p) for p in sorted(ctx.rng.sample(files, k))]
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         for path in targets:
             path.unlink()
         return f"deleted {len(targets)} backup file(s) from {ctx.artifacts.backups}"
@@ -175,16 +181,18 @@ class MlflowStoreCorruption(_StoreInjector):
     kind, mode = "storage_loss", "mlflow_store_corruption"
     params = (
         Param("where", str, "header", doc="header: the 100-byte sqlite header (file is not a database); "
-              "pages: root pages of tables and indexes (database disk image is malformed)", choices=("header", "pages")),
+              "pages: root pages of tables and indexes (database disk image is malformed)",
+              choices=("header", "pages")),
         Param("pages", int, 1, doc="pages: how many pages are overwritten", low=1, severity=True),
     )
 
-    def targets(self, ctx, incident):
+    def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         if not ctx.artifacts.mlflow_db:
-            raise IncidentError(f"{self.where()}: this environment has no MLflow database (artifacts.mlflow_db is not set)")
+            raise IncidentError(f"{self.where()}: this environment has no MLflow database "
+                                "(artifacts.mlflow_db is not set)")
         return [ctx.artifacts.mlflow_db]
 
-    def apply(self, ctx, incident, targets):
+    def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         path = targets[0]
         require_files(self.where(), targets, ctx.root)
         data = bytearray(path.read_bytes())
@@ -200,7 +208,8 @@ class MlflowStoreCorruption(_StoreInjector):
             n_pages = len(data) // page_size
             in_use = [p for p in _btree_root_pages(path) if 1 < p <= n_pages]
             if not in_use:
-                raise IncidentError(f"{self.where()}: {ctx.rel(path)} has no table pages besides the first; use where='header'")
+                raise IncidentError(f"{self.where()}: {ctx.rel(path)} has no table pages besides the first; use "
+                                    "where='header'")
             k = min(incident.param("pages"), len(in_use))
             chosen = sorted(ctx.rng.sample(in_use, k))
             for page in chosen:  # sqlite numbers pages from 1

@@ -9,8 +9,9 @@ import copy
 import math
 import platform
 import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from ..gate import MetricChange, Verdict
 from ..outcome import IncidentOutcome
@@ -177,7 +178,7 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     if isinstance(value, (set, frozenset)):
         return sorted((jsonable(v) for v in value), key=repr)
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):  # enums such as Verdict
+    if hasattr(value, "value") and isinstance(value.value, str):  # enums such as Verdict
         return value.value
     return str(value)
 
@@ -189,7 +190,7 @@ def incident_record(outcome: IncidentOutcome) -> dict[str, Any]:
     (signed). A missing metric has ``after`` and ``relative_drop`` null (the drop is
     infinite); ``outcome_from_record`` reads that back.
     """
-    record = jsonable(outcome.to_dict())
+    record: dict[str, Any] = jsonable(outcome.to_dict())
     record["metrics"] = [
         {**jsonable(m.to_dict()), "relative_change": _round(relative_change(m))} for m in outcome.metrics
     ]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from ..outcome import IncidentOutcome
 from .document import VERDICT_SYMBOLS, relative_change
-
 
 # -- rendering helpers -----------------------------------------------------------------------
 
@@ -37,7 +37,9 @@ def _worst_metric(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
     metrics = list(record.get("metrics", ()))
     if not metrics:
         return None
-    return max(metrics, key=lambda m: math.inf if m.get("relative_drop") is None else m["relative_drop"])
+    worst: Mapping[str, Any] = max(
+        metrics, key=lambda m: math.inf if m.get("relative_drop") is None else m["relative_drop"])
+    return worst
 
 
 def worst_metric_text(record: Mapping[str, Any]) -> str:
@@ -74,7 +76,8 @@ def _mark(record: Mapping[str, Any]) -> str:
 def _verdict_label(record: Mapping[str, Any], short: bool = False) -> str:
     if record["verdict"] == "unrecovered" and record.get("expect") == "unrecoverable":
         return "unrecovered (exp)" if short else "unrecovered (expected)"
-    return record["verdict"]
+    verdict: str = record["verdict"]
+    return verdict
 
 
 def _headline_parts(report: Mapping[str, Any]) -> list[str]:
