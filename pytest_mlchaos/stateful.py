@@ -67,7 +67,7 @@ def tree_fingerprint(path: Path) -> dict[str, tuple[Any, ...]]:
 
 
 def reset_round(env: ChaosEnv) -> None:
-    """Forget the finished round (incidents, injections, recovery, evidence, outcome) so the environment can go again."""
+    """Forget the finished round (incidents, recovery, evidence, outcome) so the environment can go again."""
     env.reset_round()
 
 
