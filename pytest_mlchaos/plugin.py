@@ -329,7 +329,7 @@ class ChaosReporter:
         document = reporting.build_report(run_info(config, session), list(session.outcomes))
         config.hook.pytest_mlchaos_report(report=document)
         terminalreporter.section("mlchaos")
-        width = min(terminalreporter._tw.fullwidth, 100)
+        width = min(config.get_terminal_writer().fullwidth, 100)
         for line in reporting.terminal_lines(document, width=width):
             terminalreporter.write_line(line)
         for path, write, what in ((settings.report_path, reporting.write_json, "report"),
