@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,10 +64,29 @@ def sniff(path: Path) -> DataFormat:
             return DataFormat(_model_kind(path) if name == "a zip archive" else name)
     if head.startswith(b"\x80") or b"\x00" in head:
         return DataFormat(_model_kind(path))
-    text = head.decode("utf-8", errors="surrogateescape")  # a Latin-1 CSV is still a table, read the same way
-    if sum(1 for ch in text if "\udc80" <= ch <= "\udcff") > len(text) // 10:
-        return DataFormat("binary data (not text)")
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:  # a Latin-1 CSV is still a table, read the same way; binary is not
+        text = head.decode("utf-8", errors="surrogateescape")
+        if sum(1 for ch in text if "\udc80" <= ch <= "\udcff") > len(text) // 10:
+            return DataFormat("binary data (not text)")
     return sniff_text(text, complete=len(head) < _HEAD)
+
+
+_SNIFFED: dict[str, tuple[tuple[int, int, int, int], DataFormat]] = {}
+
+
+def sniff_once(path: Path) -> DataFormat:
+    """``sniff``, remembered while the file's inode, size, mtime and ctime stay the same (an injection looks at
+    its target when it validates it and again when it edits it)."""
+    st = os.stat(path)
+    key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    known = _SNIFFED.get(str(path))
+    if known is not None and known[0] == key:
+        return known[1]
+    if len(_SNIFFED) > 256:
+        _SNIFFED.clear()
+    return _SNIFFED.setdefault(str(path), (key, sniff(path)))[1]
 
 
 def _model_kind(path: Path) -> str:

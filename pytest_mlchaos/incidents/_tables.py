@@ -160,7 +160,14 @@ class Table:
         return list(range(0, n, max(1, n // SAMPLE_ROWS)))
 
     def _sample(self) -> dict[int, list[Any]]:
-        """Each column's present (non-blank) cells in an even sample of rows."""
+        """Each column's present (non-blank) cells in an even sample of rows, as the table was read (taken once:
+        the injectors look at a table before they edit it)."""
+        cached: dict[int, list[Any]] | None = getattr(self, "_sampled", None)
+        if cached is None:
+            cached = self._sampled = self._take_sample()
+        return cached
+
+    def _take_sample(self) -> dict[int, list[Any]]:
         width = self.width
         values: dict[int, list[Any]] = {c: [] for c in range(width)}
         for i in self.sample_rows():
@@ -195,11 +202,10 @@ class Table:
         if (len(values) < 3 or not all(isinstance(v, (str, int, float)) for v in values)
                 or len(set(values)) < len(values)):
             return False
-        nums = [self.number(v) for v in values]
-        if all(x is None for x in nums):
-            return all(isinstance(v, str) for v in values)
-        return all(x is not None and self.is_int(v) for x, v in zip(nums, values)) and \
-            all(a < b for a, b in zip(nums, nums[1:]))  # type: ignore[operator]
+        if all(self.is_int(v) for v in values):  # integers that only increase (stops at the first non-integer)
+            nums = [self.number(v) for v in values]
+            return all(a is not None and b is not None and a < b for a, b in zip(nums, nums[1:]))
+        return all(isinstance(v, str) and self.number(v) is None for v in values)  # words (stops at a number)
 
     def feature_columns(self, label: int | None) -> list[int]:
         """Every column but the label and the id-like ones."""

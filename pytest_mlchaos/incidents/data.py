@@ -33,7 +33,7 @@ from ._files import (
     restore_times,
     write_atomic,
 )
-from ._formats import DataFormat, sniff
+from ._formats import DataFormat, sniff, sniff_once
 from ._tables import Table, read_table
 from .registry import IncidentRegistry, InjectionContext
 from .spec import Incident, IncidentError, Param
@@ -83,7 +83,7 @@ class _DataInjector(RoleInjector):
     def table_format(self, ctx: InjectionContext, path: Path) -> DataFormat:
         """The file's format when it is a table; else IncidentError naming the file, its format and the modes that
         apply."""
-        fmt = sniff(path)
+        fmt = sniff_once(path)
         if not fmt.is_table:
             refuse_format(ctx, self.where(), self.mode, path, fmt)
         return fmt
