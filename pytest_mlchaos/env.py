@@ -439,12 +439,5 @@ def _safe_name(label: str) -> str:
     return keep[-60:] or "env"
 
 
-def validate_all(registry: IncidentRegistry, incidents: Sequence[Incident],
-                 artifacts: Artifacts | None) -> list[Incident]:
-    """Validate incidents up front (collection time); IncidentError names the first bad one."""
-    available = artifacts.available() if artifacts is not None else None
-    return [registry.validate(i, available) for i in incidents]
-
-
 __all__ = ["Baseline", "ChaosEnv", "EnvFactory", "HARNESS_DIR", "IncidentError", "build_baseline", "clone_tree",
            "take_manifest", "verify_template"]

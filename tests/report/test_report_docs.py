@@ -21,6 +21,16 @@ def test_the_schema_file_names_the_schema_version_and_every_verdict():
     assert schema["$defs"]["summary"]["properties"]["score"]["maximum"] == 100
 
 
+def test_the_schema_names_every_place_an_error_can_come_from():
+    from pytest_mlchaos.evidence import FAILURE_STAGES
+
+    schema = json.loads((DOCS / "mlchaos-report-2.schema.json").read_text(encoding="utf-8"))
+    error = next(option for option in schema["$defs"]["record"]["properties"]["error"]["oneOf"] if option["type"] == "object")
+    assert error["properties"]["where"]["enum"] == list(FAILURE_STAGES)
+    text = (DOCS / "report-schema.md").read_text(encoding="utf-8")
+    assert "(" + ", ".join(f"`{stage}`" for stage in FAILURE_STAGES) + ")" in text
+
+
 def test_the_schema_page_documents_every_weight_of_the_score():
     text = (DOCS / "report-schema.md").read_text(encoding="utf-8")
     assert "score = 100 * max(0, sum(w_i) - 0.5 * F) / N" in text
