@@ -20,6 +20,24 @@ def use_project(pytester: pytest.Pytester):
 
 
 @pytest.fixture
+def run_one_incident(pytester: pytest.Pytester, use_project):
+    """``run_one_incident(spec, marker_args)``: ``pytest --mlchaos`` on one incident test that only has ``ml_env``."""
+
+    def run(spec: str, marker: str = '"model_loss", mode="delete"', *args: str) -> pytest.RunResult:
+        use_project(spec)
+        pytester.makepyfile(f"""
+            import pytest
+
+            @pytest.mark.incident({marker})
+            def test_it(ml_env):
+                pass
+            """)
+        return pytester.runpytest("--mlchaos", *args)
+
+    return run
+
+
+@pytest.fixture
 def chaos(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester whose project is the toy ML project (tests/plugin/toyml.py)."""
     pytester.makeini(f"[pytest]\nmlchaos_project = toyml:project\npythonpath = {HERE}\n")

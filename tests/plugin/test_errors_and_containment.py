@@ -120,34 +120,18 @@ def test_a_symlink_out_of_the_environment_stops_recovery_before_it_writes_throug
     assert record["attempts"] == [] and record["strategy"] is None
 
 
-def test_a_recovery_that_leaves_a_link_out_of_the_environment_fails(pytester: pytest.Pytester, use_project,
+def test_a_recovery_that_leaves_a_link_out_of_the_environment_fails(pytester: pytest.Pytester, run_one_incident,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLCHAOS_TEST_OUTSIDE", str(pytester.path / "elsewhere.csv"))
-    use_project("toybroken:escaping")
-    pytester.makepyfile("""
-        import pytest
-
-        @pytest.mark.incident("model_loss", mode="delete")
-        def test_it(ml_env):
-            pass
-        """)
-    result = pytester.runpytest("--mlchaos")
+    result = run_one_incident("toybroken:escaping")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*error: after recovery, the environment holds symbolic links that lead outside it: "
                                  "data/shortcut.csv -> *elsewhere.csv*escaped the sandbox*"])
 
 
-def test_metrics_the_recovery_wrote_are_never_read(pytester: pytest.Pytester, use_project) -> None:
+def test_metrics_the_recovery_wrote_are_never_read(run_one_incident) -> None:
     """A project whose evaluate() reads metrics.json: in the plugin's judging copy that file is gone."""
-    use_project("toybroken:lazy_metrics")
-    pytester.makepyfile("""
-        import pytest
-
-        @pytest.mark.incident("model_loss", mode="delete")
-        def test_it(ml_env):
-            pass
-        """)
-    result = pytester.runpytest("--mlchaos")
+    result = run_one_incident("toybroken:lazy_metrics")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*error: evaluate() raised FileNotFoundError*metrics.json*"])
 

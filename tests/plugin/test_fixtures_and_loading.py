@@ -109,31 +109,15 @@ def test_stacked_markers_are_injected_top_first_and_replayed_in_that_order(pytes
                                  "*@pytest.mark.incident('model_loss', mode='truncate', *)"])
 
 
-def test_an_unrecovered_failure_lists_what_is_still_damaged(pytester: pytest.Pytester, use_project) -> None:
-    use_project("toyml:honest_fail_project")
-    pytester.makepyfile("""
-        import pytest
-
-        @pytest.mark.incident("model_loss", mode="delete")
-        def test_it(ml_env):
-            pass
-        """)
-    result = pytester.runpytest("--mlchaos")
+def test_an_unrecovered_failure_lists_what_is_still_damaged(run_one_incident) -> None:
+    result = run_one_incident("toyml:honest_fail_project")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*unrecovered: the recovery manager reported that it could not recover "
                                  "(no backup strategy configured)",
                                  "*still damaged (as the incident left it): models/model.pkl (missing)"])
 
 
-def test_the_replay_line_keeps_the_expectation(pytester: pytest.Pytester, use_project) -> None:
-    use_project("toyml:project")
-    pytester.makepyfile("""
-        import pytest
-
-        @pytest.mark.incident("model_loss", mode="delete", expect="unrecoverable")
-        def test_it(ml_env):
-            pass
-        """)
-    result = pytester.runpytest("--mlchaos")
+def test_the_replay_line_keeps_the_expectation(run_one_incident) -> None:
+    result = run_one_incident("toyml:project", '"model_loss", mode="delete", expect="unrecoverable"')
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*@pytest.mark.incident('model_loss', mode='delete', seed=*, expect='unrecoverable')"])
