@@ -18,21 +18,17 @@ Every evaluation is judged; the worst change of each metric counts.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .artifacts import Artifacts
 from .evidence import Evaluation
-from .manifest import Observation
+from .manifest import Observation, under
 from .project import MLProject
 
 if TYPE_CHECKING:
     from .env import Baseline
-
-
-def _under(rel: str, prefixes: Iterable[str]) -> bool:
-    return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in prefixes)
 
 
 def _metrics(project: MLProject, root: Path) -> dict[str, float]:
@@ -64,24 +60,24 @@ def stages_to_rerun(artifacts: Artifacts, changed: Sequence[str]) -> list[str]:
     """The stages that retrain from the changed derived inputs, in pipeline order (evaluation-only stages left out)."""
     skip = (*artifacts.models, *artifacts.holdout, *artifacts.metrics_paths(), *artifacts.volatile,
             *((artifacts.lock_file,) if artifacts.lock_file else ()))
-    triggers = [rel for rel in changed if not _under(rel, skip)]
+    triggers = [rel for rel in changed if not under(rel, skip)]
     if not triggers or not artifacts.stages:
         return []
     first = len(artifacts.stages)
     for index, stage in enumerate(artifacts.stages):
         inputs = artifacts.stage_inputs.get(stage)
         if inputs is not None:
-            reads = any(_under(rel, inputs) or _under(inp, [rel]) for rel in triggers for inp in inputs)
+            reads = any(under(rel, inputs) or under(inp, [rel]) for rel in triggers for inp in inputs)
         else:  # without declared inputs: every stage after the one that writes a trigger (all, for a source)
             writers = [i for i, s in enumerate(artifacts.stages)
-                       if any(_under(rel, artifacts.stage_outputs.get(s, ())) for rel in triggers)]
+                       if any(under(rel, artifacts.stage_outputs.get(s, ())) for rel in triggers)]
             reads = index > min(writers) if writers else True
         if reads:
             first = index
             break
     untrusted = (*artifacts.metrics_paths(), *artifacts.volatile)
     return [s for s in artifacts.stages[first:]
-            if not all(_under(out, untrusted) for out in artifacts.stage_outputs.get(s, ()))]
+            if not all(under(out, untrusted) for out in artifacts.stage_outputs.get(s, ()))]
 
 
 def judged_evaluations(project: MLProject, root: Path, baseline: Baseline, after: Observation,
@@ -92,7 +88,7 @@ def judged_evaluations(project: MLProject, root: Path, baseline: Baseline, after
     differing = [rel for rel, d in manifest.files.items() if after.files.get(rel) != d] + list(after.extra)
     if not differing:  # nothing evaluation could read differs from the baseline, the metrics files included
         return [Evaluation("the recovered environment (every artifact bit-exact)", _metrics(project, root))], []
-    changed = [rel for rel in differing if not _under(rel, untrusted)]
+    changed = [rel for rel in differing if not under(rel, untrusted)]
     from .env import clone_tree
 
     holdout = list(artifacts.holdout)
@@ -104,7 +100,7 @@ def judged_evaluations(project: MLProject, root: Path, baseline: Baseline, after
         label = "the recovered model on the baseline's holdout" if holdout else "the recovered environment"
         label += " (metrics files removed)" if untrusted else ""
         results = [Evaluation(label, _metrics(project, scratch))]
-        if any(_under(rel, holdout) for rel in changed):
+        if any(under(rel, holdout) for rel in changed):
             _put(root, scratch, holdout)
             results.append(Evaluation("the recovered model on the recovered holdout", _metrics(project, scratch)))
             _put(baseline.root, scratch, holdout)
@@ -112,7 +108,7 @@ def judged_evaluations(project: MLProject, root: Path, baseline: Baseline, after
         rerun = stages_to_rerun(artifacts, changed)
         run_stage = getattr(project, "run_stage", None)
         if rerun and run_stage is not None:
-            inputs = ", ".join(rel for rel in changed if not _under(rel, (*artifacts.models, *holdout)))
+            inputs = ", ".join(rel for rel in changed if not under(rel, (*artifacts.models, *holdout)))
             try:
                 for stage in rerun:
                     run_stage(scratch, stage)

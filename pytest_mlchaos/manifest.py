@@ -106,7 +106,8 @@ def walk_files(root: Path, rel: str) -> Iterator[str]:
         yield Path(path).relative_to(root).as_posix()
 
 
-def _under(rel: str, prefixes: Iterable[str]) -> bool:
+def under(rel: str, prefixes: Iterable[str]) -> bool:
+    """Whether ``rel`` is one of ``prefixes`` or lies in a directory among them."""
     return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in prefixes)
 
 
@@ -311,7 +312,7 @@ def take_manifest(root: Path, artifacts: Artifacts, cache: DigestCache | None = 
             digest = cache.digest(root / member)
             if digest is not None and not member.startswith(HARNESS_DIR):
                 files[member] = digest
-    sources = frozenset(f for f in files if _under(f, artifacts.source_files()))
+    sources = frozenset(f for f in files if under(f, artifacts.source_files()))
     store_kinds = _store_files(root, artifacts)
     dbs = _registry_dbs(artifacts, store_kinds)
     for db in dbs:
@@ -371,5 +372,5 @@ def differences(manifest: Manifest, seen: Observation) -> list[str]:
     return lines
 
 
-__all__ = ["DigestCache", "HARNESS_DIR", "Manifest", "Observation", "Served", "differences", "observe",
+__all__ = ["DigestCache", "HARNESS_DIR", "Manifest", "Observation", "Served", "differences", "observe", "under",
            "served_model", "take_manifest", "walk_files"]
