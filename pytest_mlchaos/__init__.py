@@ -1,2 +1,3 @@
 """pytest-mlchaos: chaos testing for ML pipelines."""
+
 __version__ = "0.1.0"

@@ -87,8 +87,13 @@ class Artifacts:
             paths: tuple[str, ...] = self.tracked
         else:
             seen: dict[str, None] = {}
-            for group in (self.source_files(), self.data, self.models, *self.stage_outputs.values(),
-                          self.metrics_paths()):
+            for group in (
+                self.source_files(),
+                self.data,
+                self.models,
+                *self.stage_outputs.values(),
+                self.metrics_paths(),
+            ):
                 for path in group:
                     seen.setdefault(path, None)
             paths = tuple(seen)
@@ -99,8 +104,13 @@ class Artifacts:
 
     def store_dirs(self) -> dict[str, str]:
         """Store kind -> directory, for the stores this environment has."""
-        stores = {"dvc_cache": self.dvc_cache, "dvc_remote": self.dvc_remote, "backups": self.backups,
-                  "snapshots": self.snapshots, "mlflow_artifacts": self.mlflow_artifacts}
+        stores = {
+            "dvc_cache": self.dvc_cache,
+            "dvc_remote": self.dvc_remote,
+            "backups": self.backups,
+            "snapshots": self.snapshots,
+            "mlflow_artifacts": self.mlflow_artifacts,
+        }
         return {kind: path for kind, path in stores.items() if path}
 
     def role_paths(self, role: str) -> tuple[str, ...]:

@@ -32,6 +32,8 @@ def check_contained(root: Path, when: str) -> None:
     """Raise ``EscapeError`` naming the links when ``root`` holds a symlink that leads outside it."""
     links = escaping_symlinks(root)
     if links:
-        raise EscapeError(f"{when}, the environment holds symbolic links that lead outside it: {'; '.join(links)}; "
-                          "recovery could write through them, so it "
-                          + ("did not run" if when.startswith("before") else "escaped the sandbox"))
+        raise EscapeError(
+            f"{when}, the environment holds symbolic links that lead outside it: {'; '.join(links)}; "
+            "recovery could write through them, so it "
+            + ("did not run" if when.startswith("before") else "escaped the sandbox")
+        )

@@ -86,8 +86,16 @@ def verify_template(project: MLProject, store: Path, fingerprint: str) -> tuple[
     if problems:
         more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
         return None, "the template differs from its manifest: " + "; ".join(problems[:3]) + more
-    return Baseline(root, fingerprint, metrics, manifest, project.artifacts(root), record.get("build_seconds", 0.0),
-                    cached=True, verify_seconds=time.perf_counter() - start), None
+    return Baseline(
+        root,
+        fingerprint,
+        metrics,
+        manifest,
+        project.artifacts(root),
+        record.get("build_seconds", 0.0),
+        cached=True,
+        verify_seconds=time.perf_counter() - start,
+    ), None
 
 
 def build_baseline(project: MLProject, store: Path, fingerprint: str) -> Baseline:
@@ -116,8 +124,9 @@ def build_baseline(project: MLProject, store: Path, fingerprint: str) -> Baselin
     artifacts = project.artifacts(root)
     metrics = {k: float(v) for k, v in project.evaluate(root).items()}
     manifest = take_manifest(root, artifacts)
-    baseline = Baseline(root, fingerprint, metrics, manifest, artifacts, time.perf_counter() - start,
-                        rebuilt_because=why)
+    baseline = Baseline(
+        root, fingerprint, metrics, manifest, artifacts, time.perf_counter() - start, rebuilt_because=why
+    )
     tmp = (store / BASELINE_FILE).with_suffix(".tmp")
     tmp.write_text(json.dumps(baseline.to_json(), indent=1, sort_keys=True))
     tmp.replace(store / BASELINE_FILE)
@@ -137,8 +146,12 @@ def git_holds(root: Path, content: Path) -> bool:
 
     data = content.read_bytes()
     sha = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-    done = subprocess.run(["git", "cat-file", "-e", sha], cwd=root, capture_output=True,
-                          env={"PATH": "/usr/bin:/bin:/usr/local/bin", "GIT_CEILING_DIRECTORIES": str(root.parent)})
+    done = subprocess.run(
+        ["git", "cat-file", "-e", sha],
+        cwd=root,
+        capture_output=True,
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "GIT_CEILING_DIRECTORIES": str(root.parent)},
+    )
     return done.returncode == 0
 
 
@@ -290,8 +303,14 @@ class ChaosEnv:
         return frozenset(rel for rel in damaged if git_holds(self.root, self.baseline.root / rel))
 
     # -- verification -----------------------------------------------------------------
-    def verify(self, thresholds: Thresholds | None = None, *, expect: str | None = None, strict: bool | None = None,
-               nodeid: str = "") -> IncidentOutcome:
+    def verify(
+        self,
+        thresholds: Thresholds | None = None,
+        *,
+        expect: str | None = None,
+        strict: bool | None = None,
+        nodeid: str = "",
+    ) -> IncidentOutcome:
         """Recover if nobody has, collect the evidence, and judge it (``judge``) under this env's policy.
 
         ``thresholds``, ``expect`` and ``strict`` override the policy's for this call (the
@@ -316,10 +335,17 @@ class ChaosEnv:
             except Exception:
                 pass  # recorded in self.failure
         evidence = Evidence(
-            nodeid=nodeid, incidents=tuple(self.incidents), manifest=self.baseline.manifest,
-            baseline_metrics=dict(self.baseline.metrics), injected=tuple(i.description for i in self.injections),
-            recovery=self.recovery, before=self.before, git_copies=self.git_copies, failure=self.failure,
-            time_to_detect=self.time_to_detect, time_to_recover=self.time_to_recover,
+            nodeid=nodeid,
+            incidents=tuple(self.incidents),
+            manifest=self.baseline.manifest,
+            baseline_metrics=dict(self.baseline.metrics),
+            injected=tuple(i.description for i in self.injections),
+            recovery=self.recovery,
+            before=self.before,
+            git_copies=self.git_copies,
+            failure=self.failure,
+            time_to_detect=self.time_to_detect,
+            time_to_recover=self.time_to_recover,
         )
         if self.failure is not None:
             return evidence
@@ -341,13 +367,20 @@ class ChaosEnv:
             evaluations, found = judged_evaluations(self.project, self.root, self.baseline, after, scratch)
         except Exception as exc:  # the project cannot evaluate what it "recovered"
             return dataclasses.replace(evidence, failure=Failure.of("evaluate", exc))
-        return dataclasses.replace(evidence, evaluations=tuple(evaluations), problems=(*problems, *found),
-                                   time_to_metrics=(self.time_to_recover or 0.0) + time.perf_counter() - start)
+        return dataclasses.replace(
+            evidence,
+            evaluations=tuple(evaluations),
+            problems=(*problems, *found),
+            time_to_metrics=(self.time_to_recover or 0.0) + time.perf_counter() - start,
+        )
 
     def _source_changes(self, after: Observation) -> dict[str, str]:
         manifest = self.baseline.manifest
-        return {rel: describe_change(self.baseline.root / rel, self.root / rel)
-                for rel in manifest.sources if after.files.get(rel) != manifest.files[rel]}
+        return {
+            rel: describe_change(self.baseline.root / rel, self.root / rel)
+            for rel in manifest.sources
+            if after.files.get(rel) != manifest.files[rel]
+        }
 
     def reset_round(self) -> None:
         """Forget the finished round (incidents, recovery, evidence, outcome) so this environment can go again."""
@@ -382,9 +415,16 @@ class EnvFactory:
     ``policy`` is what their ``verify()`` judges by (the fixture sets the run's).
     """
 
-    def __init__(self, project: MLProject, baseline: Baseline, registry: IncidentRegistry, base: Path, seed: int,
-                 observers: tuple[Sequence[Observer], Sequence[Observer]] = ((), ()),
-                 policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        project: MLProject,
+        baseline: Baseline,
+        registry: IncidentRegistry,
+        base: Path,
+        seed: int,
+        observers: tuple[Sequence[Observer], Sequence[Observer]] = ((), ()),
+        policy: Policy | None = None,
+    ) -> None:
         self.project = project
         self.baseline = baseline
         self.registry = registry
@@ -395,8 +435,9 @@ class EnvFactory:
         self.trash: Path | None = None  # set it to defer deletions to ``empty_trash`` (the fixture does)
         self._count = 0
 
-    def __call__(self, incidents: Iterable[Incident] = (), *, name: str | None = None,
-                 seed: int | None = None) -> ChaosEnv:
+    def __call__(
+        self, incidents: Iterable[Incident] = (), *, name: str | None = None, seed: int | None = None
+    ) -> ChaosEnv:
         """A fresh environment with ``incidents`` already injected. Use it as a context manager to delete it after."""
         self._count += 1
         label = name or f"env{self._count}"
@@ -407,10 +448,18 @@ class EnvFactory:
             root = self.base / f"{_safe_name(label)}-{n}"
         clone_tree(self.baseline.root, root)
         self.project.relocate(root, self.baseline.root)
-        env = ChaosEnv(root, self.project, self.baseline, self.registry,
-                       seed=self.seed if seed is None else seed,
-                       on_injected=list(self.observers[0]), on_recovered=list(self.observers[1]),
-                       trash=self.trash, policy=self.policy, digests=self._seeded_digests(root))
+        env = ChaosEnv(
+            root,
+            self.project,
+            self.baseline,
+            self.registry,
+            seed=self.seed if seed is None else seed,
+            on_injected=list(self.observers[0]),
+            on_recovered=list(self.observers[1]),
+            trash=self.trash,
+            policy=self.policy,
+            digests=self._seeded_digests(root),
+        )
         try:
             for incident in incidents:
                 env.inject(incident)
@@ -439,5 +488,14 @@ def _safe_name(label: str) -> str:
     return keep[-60:] or "env"
 
 
-__all__ = ["Baseline", "ChaosEnv", "EnvFactory", "HARNESS_DIR", "IncidentError", "build_baseline", "clone_tree",
-           "take_manifest", "verify_template"]
+__all__ = [
+    "Baseline",
+    "ChaosEnv",
+    "EnvFactory",
+    "HARNESS_DIR",
+    "IncidentError",
+    "build_baseline",
+    "clone_tree",
+    "take_manifest",
+    "verify_template",
+]

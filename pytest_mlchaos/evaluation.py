@@ -58,8 +58,13 @@ def _put(src_root: Path, dst_root: Path, rels: Sequence[str]) -> None:
 
 def stages_to_rerun(artifacts: Artifacts, changed: Sequence[str]) -> list[str]:
     """The stages that retrain from the changed derived inputs, in pipeline order (evaluation-only stages left out)."""
-    skip = (*artifacts.models, *artifacts.holdout, *artifacts.metrics_paths(), *artifacts.volatile,
-            *((artifacts.lock_file,) if artifacts.lock_file else ()))
+    skip = (
+        *artifacts.models,
+        *artifacts.holdout,
+        *artifacts.metrics_paths(),
+        *artifacts.volatile,
+        *((artifacts.lock_file,) if artifacts.lock_file else ()),
+    )
     triggers = [rel for rel in changed if not under(rel, skip)]
     if not triggers or not artifacts.stages:
         return []
@@ -69,19 +74,26 @@ def stages_to_rerun(artifacts: Artifacts, changed: Sequence[str]) -> list[str]:
         if inputs is not None:
             reads = any(under(rel, inputs) or under(inp, [rel]) for rel in triggers for inp in inputs)
         else:  # without declared inputs: every stage after the one that writes a trigger (all, for a source)
-            writers = [i for i, s in enumerate(artifacts.stages)
-                       if any(under(rel, artifacts.stage_outputs.get(s, ())) for rel in triggers)]
+            writers = [
+                i
+                for i, s in enumerate(artifacts.stages)
+                if any(under(rel, artifacts.stage_outputs.get(s, ())) for rel in triggers)
+            ]
             reads = index > min(writers) if writers else True
         if reads:
             first = index
             break
     untrusted = (*artifacts.metrics_paths(), *artifacts.volatile)
-    return [s for s in artifacts.stages[first:]
-            if not all(under(out, untrusted) for out in artifacts.stage_outputs.get(s, ()))]
+    return [
+        s
+        for s in artifacts.stages[first:]
+        if not all(under(out, untrusted) for out in artifacts.stage_outputs.get(s, ()))
+    ]
 
 
-def judged_evaluations(project: MLProject, root: Path, baseline: Baseline, after: Observation,
-                       scratch: Path) -> tuple[list[Evaluation], list[str]]:
+def judged_evaluations(
+    project: MLProject, root: Path, baseline: Baseline, after: Observation, scratch: Path
+) -> tuple[list[Evaluation], list[str]]:
     """The plugin's evaluations of the recovered environment at ``root``, and the problems found on the way."""
     artifacts, manifest = baseline.artifacts, baseline.manifest
     untrusted = (*artifacts.metrics_paths(), *artifacts.volatile)
@@ -113,12 +125,17 @@ def judged_evaluations(project: MLProject, root: Path, baseline: Baseline, after
                 for stage in rerun:
                     run_stage(scratch, stage)
             except Exception as exc:  # the pipeline cannot even run on what recovery left
-                problems.append(f"the pipeline fails on the recovered {inputs}: stage {stage!r} raised "
-                                f"{type(exc).__name__}: {str(exc)[:300]}")
+                problems.append(
+                    f"the pipeline fails on the recovered {inputs}: stage {stage!r} raised "
+                    f"{type(exc).__name__}: {str(exc)[:300]}"
+                )
             else:
                 _put(baseline.root, scratch, holdout)
-                results.append(Evaluation(f"the model the pipeline retrains from the recovered {inputs}",
-                                          _metrics(project, scratch)))
+                results.append(
+                    Evaluation(
+                        f"the model the pipeline retrains from the recovered {inputs}", _metrics(project, scratch)
+                    )
+                )
         return results, problems
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -46,8 +46,16 @@ def armed(root: Path | str) -> dict[str, dict[str, Any]]:
     return points
 
 
-def arm(root: Path | str, stage: str, action: str, *, point: str = "start", seconds: float = 0.0,
-        persistent: bool = False, message: str = "") -> None:
+def arm(
+    root: Path | str,
+    stage: str,
+    action: str,
+    *,
+    point: str = "start",
+    seconds: float = 0.0,
+    persistent: bool = False,
+    message: str = "",
+) -> None:
     if action not in ACTIONS:
         raise ValueError(f"failpoint action {action!r} is not one of {', '.join(ACTIONS)}")
     if point not in POINTS:

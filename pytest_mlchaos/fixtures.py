@@ -65,8 +65,9 @@ def mlchaos_project(pytestconfig: pytest.Config) -> MLProject:
 
 
 @pytest.fixture(scope="session")
-def ml_baseline(pytestconfig: pytest.Config, mlchaos_project: MLProject,
-                tmp_path_factory: pytest.TempPathFactory) -> Baseline:
+def ml_baseline(
+    pytestconfig: pytest.Config, mlchaos_project: MLProject, tmp_path_factory: pytest.TempPathFactory
+) -> Baseline:
     """The snapshotted baseline (session): its root, metrics and manifest of artifact digests.
 
     Built once per run (once across pytest-xdist workers, under a file lock) and cached in
@@ -87,8 +88,12 @@ def ml_baseline(pytestconfig: pytest.Config, mlchaos_project: MLProject,
 
 
 @pytest.fixture(scope="session")
-def ml_env_factory(pytestconfig: pytest.Config, mlchaos_project: MLProject, ml_baseline: Baseline,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[EnvFactory]:
+def ml_env_factory(
+    pytestconfig: pytest.Config,
+    mlchaos_project: MLProject,
+    ml_baseline: Baseline,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[EnvFactory]:
     """Makes fresh sandboxed environments on demand (session scoped, so usable under ``@given``).
 
     ``with ml_env_factory([Incident(...)]) as env:`` gives a clone with the incidents injected
@@ -106,8 +111,15 @@ def ml_env_factory(pytestconfig: pytest.Config, mlchaos_project: MLProject, ml_b
         for incident in env.incidents:
             hook.pytest_mlchaos_recovery_finished(env=env, incident=incident, result=result)
 
-    factory = EnvFactory(mlchaos_project, ml_baseline, session.registry, tmp_path_factory.mktemp("mlchaos-envs"),
-                         seed=session.settings.seed, observers=((injected,), (recovered,)), policy=session.policy())
+    factory = EnvFactory(
+        mlchaos_project,
+        ml_baseline,
+        session.registry,
+        tmp_path_factory.mktemp("mlchaos-envs"),
+        seed=session.settings.seed,
+        observers=((injected,), (recovered,)),
+        policy=session.policy(),
+    )
     factory.trash = factory.base / ".trash"  # removal is a rename during the run; deletion happens once, here
     yield factory
     factory.empty_trash()
@@ -139,4 +151,3 @@ def ml_env(request: pytest.FixtureRequest, ml_env_factory: EnvFactory) -> Iterat
     call = item.stash.get(CALL_REPORT_KEY, None)
     if call is not None and call.passed:
         env.remove()
-

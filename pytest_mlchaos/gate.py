@@ -13,13 +13,13 @@ from typing import Any
 class Verdict(str, enum.Enum):
     """The plugin's own judgement of one incident test, after recovery."""
 
-    RESTORED = "restored"            # artifacts bit-exact with the manifest, metrics equal
-    REPAIRED = "repaired"            # content differs, metrics within the warn drop
-    DEGRADED = "degraded"            # metrics dropped more than the warn drop, less than the fail drop
-    CRITICAL = "critical"            # metrics dropped beyond the fail drop
-    UNRECOVERED = "unrecovered"      # the recovery manager said it could not recover
+    RESTORED = "restored"  # artifacts bit-exact with the manifest, metrics equal
+    REPAIRED = "repaired"  # content differs, metrics within the warn drop
+    DEGRADED = "degraded"  # metrics dropped more than the warn drop, less than the fail drop
+    CRITICAL = "critical"  # metrics dropped beyond the fail drop
+    UNRECOVERED = "unrecovered"  # the recovery manager said it could not recover
     FALSE_RECOVERY = "false_recovery"  # the manager claimed success, but the damage is still there
-    ERROR = "error"                  # the body, detect(), recover() or evaluate() raised: no judgement possible
+    ERROR = "error"  # the body, detect(), recover() or evaluate() raised: no judgement possible
 
     @property
     def passed(self) -> bool:
@@ -49,13 +49,55 @@ def parse_fraction(name: str, value: Any) -> float:
 #: Metric names that are lower-is-better by convention, matched on each component of a nested key
 #: (``eval.test.rmse``, ``rmse.test``), whole or as its last ``_``/``-`` word (``val_loss``,
 #: ``mean_squared_error``).
-LOWER_IS_BETTER_NAMES = frozenset({
-    "loss", "error", "err", "rmse", "mse", "mae", "mape", "smape", "rmsle", "msle", "medae", "log_loss",
-    "logloss", "nll", "cross_entropy", "crossentropy", "brier", "brier_score", "hamming", "wer", "cer",
-    "perplexity", "error_rate", "distance", "latency", "regret",
-})
-_LOWER_LAST_WORDS = frozenset({"loss", "error", "err", "rmse", "mse", "mae", "mape", "rmsle", "msle", "perplexity",
-                               "nll", "brier", "wer", "cer", "regret"})
+LOWER_IS_BETTER_NAMES = frozenset(
+    {
+        "loss",
+        "error",
+        "err",
+        "rmse",
+        "mse",
+        "mae",
+        "mape",
+        "smape",
+        "rmsle",
+        "msle",
+        "medae",
+        "log_loss",
+        "logloss",
+        "nll",
+        "cross_entropy",
+        "crossentropy",
+        "brier",
+        "brier_score",
+        "hamming",
+        "wer",
+        "cer",
+        "perplexity",
+        "error_rate",
+        "distance",
+        "latency",
+        "regret",
+    }
+)
+_LOWER_LAST_WORDS = frozenset(
+    {
+        "loss",
+        "error",
+        "err",
+        "rmse",
+        "mse",
+        "mae",
+        "mape",
+        "rmsle",
+        "msle",
+        "perplexity",
+        "nll",
+        "brier",
+        "wer",
+        "cer",
+        "regret",
+    }
+)
 
 
 def _components(name: str) -> list[str]:
@@ -176,8 +218,13 @@ class MetricChange:
 
     def to_dict(self) -> dict[str, Any]:
         drop = None if math.isinf(self.drop) else round(self.drop, 6)  # JSON has no infinity: a missing metric
-        return {"name": self.name, "baseline": self.baseline, "after": self.after, "relative_drop": drop,
-                "direction": "lower_is_better" if self.lower_is_better else "higher_is_better"}
+        return {
+            "name": self.name,
+            "baseline": self.baseline,
+            "after": self.after,
+            "relative_drop": drop,
+            "direction": "lower_is_better" if self.lower_is_better else "higher_is_better",
+        }
 
 
 def relative_drop(baseline: float, after: float | None, lower_is_better: bool = False) -> float:
@@ -189,8 +236,9 @@ def relative_drop(baseline: float, after: float | None, lower_is_better: bool = 
     return max(0.0, delta / scale)
 
 
-def compare_metrics(baseline: Mapping[str, float], after: Mapping[str, float],
-                    thresholds: Thresholds) -> list[MetricChange]:
+def compare_metrics(
+    baseline: Mapping[str, float], after: Mapping[str, float], thresholds: Thresholds
+) -> list[MetricChange]:
     """One ``MetricChange`` per gated metric of the baseline (a gated name that matches nothing raises
     ThresholdError)."""
     changes = []
@@ -198,8 +246,15 @@ def compare_metrics(baseline: Mapping[str, float], after: Mapping[str, float],
         value = after.get(name)
         lower = thresholds.directions.lower_is_better(name)
         after_value = None if value is None else float(value)
-        changes.append(MetricChange(name, float(baseline[name]), after_value,
-                                    relative_drop(float(baseline[name]), after_value, lower), lower))
+        changes.append(
+            MetricChange(
+                name,
+                float(baseline[name]),
+                after_value,
+                relative_drop(float(baseline[name]), after_value, lower),
+                lower,
+            )
+        )
     return changes
 
 
@@ -235,8 +290,9 @@ def mttr_over_budget(seconds: float | None, strategy: str | None, max_mttr: floa
 
 
 FALSE_RECOVERY_STILL = "false recovery: the recovery manager reported success, but the damage is still there"
-FALSE_RECOVERY_REPLACED = ("false recovery: the recovery manager reported success, but it replaced {what} "
-                           "with different content")
+FALSE_RECOVERY_REPLACED = (
+    "false recovery: the recovery manager reported success, but it replaced {what} with different content"
+)
 
 
 def expectation_met(verdict: Verdict, expect: str, strict: bool = False) -> tuple[bool, str]:

@@ -138,8 +138,11 @@ def assess(evidence: Evidence) -> Findings:
         served_before = before.registries.get(db)
         if not _registry_survived(manifest, before, served):
             lossy.append(f"{db}: the served model was lost everywhere; {text}")
-        elif (served_before is not None and served_before.digest != served.digest
-              and (served_before.digest, served_before.problem) == (serves.digest, serves.problem)):
+        elif (
+            served_before is not None
+            and served_before.digest != served.digest
+            and (served_before.digest, served_before.problem) == (serves.digest, serves.problem)
+        ):
             still.append(f"{db} (registry: {serves.describe()})")
         elif db == manifest.registry_db:
             replaced.append(f"the served model ({text})")
@@ -149,8 +152,9 @@ def assess(evidence: Evidence) -> Findings:
         mismatched.append(rel)
         if rel in before.extra:
             still.append(f"{rel} (not in the baseline)")
-        elif any(rel.startswith(s + "/") for s in manifest.dirs
-                 if any(f.startswith(s + "/") for f in manifest.sources)):
+        elif any(
+            rel.startswith(s + "/") for s in manifest.dirs if any(f.startswith(s + "/") for f in manifest.sources)
+        ):
             replaced.append(f"{rel} (added to a source directory)")
     return Findings(tuple(mismatched), tuple(still), tuple(replaced), tuple(lossy), tuple(stores), tuple(missing))
 
@@ -163,8 +167,10 @@ def _false_recovery_reason(findings: Findings, problems: tuple[str, ...]) -> str
         what = ", ".join(r.split(" (")[0] for r in findings.replaced[:3])
         return f"{lead} {what} {'was' if len(findings.replaced) == 1 else 'were'} replaced with different content"
     if findings.stores:
-        return (f"{lead} its stores are still damaged "
-                f"({len(findings.stores)} entr{'y' if len(findings.stores) == 1 else 'ies'})")
+        return (
+            f"{lead} its stores are still damaged "
+            f"({len(findings.stores)} entr{'y' if len(findings.stores) == 1 else 'ies'})"
+        )
     if findings.missing:
         return f"{lead} {', '.join(findings.missing[:3])} {'is' if len(findings.missing) == 1 else 'are'} missing"
     return f"{lead} the damage is still there: {problems[0] if problems else 'see problems'}"
@@ -174,22 +180,40 @@ def judge(evidence: Evidence, policy: Policy = Policy()) -> IncidentOutcome:
     """The verdict of one incident test, and whether it passes, from the evidence alone."""
     recovery = evidence.recovery
     fields: dict[str, Any] = dict(
-        nodeid=evidence.nodeid, incidents=evidence.incidents, expect=policy.expect, injected=evidence.injected,
-        strategy=recovery.strategy if recovery else None, attempts=recovery.attempts if recovery else (),
-        recovery_claimed=bool(recovery and recovery.recovered), problems=evidence.problems,
-        time_to_detect=evidence.time_to_detect, time_to_recover=evidence.time_to_recover,
-        time_to_metrics=evidence.time_to_metrics, extra=dict(evidence.extra),
+        nodeid=evidence.nodeid,
+        incidents=evidence.incidents,
+        expect=policy.expect,
+        injected=evidence.injected,
+        strategy=recovery.strategy if recovery else None,
+        attempts=recovery.attempts if recovery else (),
+        recovery_claimed=bool(recovery and recovery.recovered),
+        problems=evidence.problems,
+        time_to_detect=evidence.time_to_detect,
+        time_to_recover=evidence.time_to_recover,
+        time_to_metrics=evidence.time_to_metrics,
+        extra=dict(evidence.extra),
         evaluated=tuple(e.label for e in evidence.evaluations),
     )
     findings = assess(evidence)
-    fields.update(mismatched=findings.mismatched, still_damaged=findings.still_damaged, replaced=findings.replaced,
-                  lossy=findings.lossy, stores=findings.stores)
+    fields.update(
+        mismatched=findings.mismatched,
+        still_damaged=findings.still_damaged,
+        replaced=findings.replaced,
+        lossy=findings.lossy,
+        stores=findings.stores,
+    )
     if evidence.failure is not None:
-        return IncidentOutcome(verdict=Verdict.ERROR, passed=False, reason=f"error: {evidence.failure.text()}",
-                               error=evidence.failure.to_dict(), **fields)
+        return IncidentOutcome(
+            verdict=Verdict.ERROR,
+            passed=False,
+            reason=f"error: {evidence.failure.text()}",
+            error=evidence.failure.to_dict(),
+            **fields,
+        )
     reason = ""
-    changes = worst_changes([compare_metrics(evidence.baseline_metrics, e.metrics, policy.thresholds)
-                             for e in evidence.evaluations])
+    changes = worst_changes(
+        [compare_metrics(evidence.baseline_metrics, e.metrics, policy.thresholds) for e in evidence.evaluations]
+    )
     if recovery is None or not recovery.recovered:
         verdict = Verdict.UNRECOVERED
     elif findings.blocking or evidence.problems:
@@ -203,8 +227,7 @@ def judge(evidence: Evidence, policy: Policy = Policy()) -> IncidentOutcome:
         reason = f"{reason} ({recovery.message})"
     if passed and (slow := mttr_over_budget(evidence.time_to_recover, fields["strategy"], policy.max_mttr)):
         passed, reason = False, slow
-    return IncidentOutcome(verdict=verdict, passed=passed, reason=reason, metrics=tuple(changes),
-                           **fields)
+    return IncidentOutcome(verdict=verdict, passed=passed, reason=reason, metrics=tuple(changes), **fields)
 
 
 __all__ = ["Findings", "Policy", "assess", "judge"]

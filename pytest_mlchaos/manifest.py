@@ -151,17 +151,22 @@ def _query(db: Path, db_rel: str, model: str, alias: str | None) -> Served | tup
         conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
         try:
             if alias:
-                row = conn.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
-                                   (model, alias)).fetchone()
+                row = conn.execute(
+                    "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", (model, alias)
+                ).fetchone()
             else:
-                row = conn.execute("SELECT max(version) FROM model_versions WHERE name = ? "
-                                   "AND current_stage != 'Deleted_Internal'", (model,)).fetchone()
+                row = conn.execute(
+                    "SELECT max(version) FROM model_versions WHERE name = ? AND current_stage != 'Deleted_Internal'",
+                    (model,),
+                ).fetchone()
             if row is None or row[0] is None:
                 served_by = f"alias {alias!r}" if alias else "any version"
                 return Served(problem=f"{db_rel}: {model!r} has no {served_by}")
             version = int(row[0])
-            found = conn.execute("SELECT storage_location, source, current_stage FROM model_versions "
-                                 "WHERE name = ? AND version = ?", (model, version)).fetchone()
+            found = conn.execute(
+                "SELECT storage_location, source, current_stage FROM model_versions WHERE name = ? AND version = ?",
+                (model, version),
+            ).fetchone()
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -193,7 +198,7 @@ def served_model(root: Path, db_rel: str, model: str, alias: str | None, cache: 
     files = tuple(f for f in walk_files(root, rel_dir) if Path(f).name not in MODEL_METADATA)
     h = hashlib.blake2b(digest_size=32)
     for rel in files:
-        h.update(f"{rel[len(rel_dir) + 1:]}\0{cache.digest(root / rel)}\n".encode())
+        h.update(f"{rel[len(rel_dir) + 1 :]}\0{cache.digest(root / rel)}\n".encode())
     return Served(version, h.hexdigest(), None, files)
 
 
@@ -248,9 +253,17 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Manifest:
-        return cls(dict(data["files"]), frozenset(data["sources"]), tuple(data["dirs"]), dict(data["stores"]),
-                   dict(data["store_kinds"]), {k: Served.from_json(v) for k, v in data["registries"].items()},
-                   data.get("registry_model"), data.get("registry_alias"), data.get("registry_db"))
+        return cls(
+            dict(data["files"]),
+            frozenset(data["sources"]),
+            tuple(data["dirs"]),
+            dict(data["stores"]),
+            dict(data["store_kinds"]),
+            {k: Served.from_json(v) for k, v in data["registries"].items()},
+            data.get("registry_model"),
+            data.get("registry_alias"),
+            data.get("registry_db"),
+        )
 
     def digest(self) -> str:
         """A digest of the manifest itself (kept beside it, so a damaged record is not trusted)."""
@@ -286,8 +299,12 @@ def _store_files(root: Path, artifacts: Artifacts) -> dict[str, str]:
         for path in walk_files(root, base):
             if kind in _CONTENT_STORES and needed is not None and _object_name(path) not in needed:
                 continue
-            if db_name and Path(path).name.startswith(db_name) and Path(path).name != db_name \
-                    and Path(path).name[len(db_name):] in _SQLITE_SIDECARS:
+            if (
+                db_name
+                and Path(path).name.startswith(db_name)
+                and Path(path).name != db_name
+                and Path(path).name[len(db_name) :] in _SQLITE_SIDECARS
+            ):
                 continue
             found.setdefault(path, kind)
     return found
@@ -323,9 +340,17 @@ def take_manifest(root: Path, artifacts: Artifacts, cache: DigestCache | None = 
         served = served_model(root, db, artifacts.registry_model or "", artifacts.registry_alias, cache)
         if served.problem is None:
             registries[db] = served
-    return Manifest(files, sources, tuple(dirs), stores, {k: store_kinds[k] for k in stores}, registries,
-                    artifacts.registry_model, artifacts.registry_alias,
-                    artifacts.mlflow_db if artifacts.mlflow_db in registries else None)
+    return Manifest(
+        files,
+        sources,
+        tuple(dirs),
+        stores,
+        {k: store_kinds[k] for k in stores},
+        registries,
+        artifacts.registry_model,
+        artifacts.registry_alias,
+        artifacts.mlflow_db if artifacts.mlflow_db in registries else None,
+    )
 
 
 # -- observations ------------------------------------------------------------------------------------
@@ -348,10 +373,13 @@ def observe(root: Path, manifest: Manifest, cache: DigestCache) -> Observation:
     root = Path(root)
     files = {rel: cache.digest(root / rel) for rel in manifest.files}
     stores = {rel: cache.digest(root / rel) for rel in manifest.stores}
-    registries = {db: served_model(root, db, manifest.registry_model or "", manifest.registry_alias, cache)
-                  for db in manifest.registries}
-    extra = tuple(f for d in manifest.dirs if (root / d).is_dir() for f in walk_files(root, d)
-                  if f not in manifest.files)
+    registries = {
+        db: served_model(root, db, manifest.registry_model or "", manifest.registry_alias, cache)
+        for db in manifest.registries
+    }
+    extra = tuple(
+        f for d in manifest.dirs if (root / d).is_dir() for f in walk_files(root, d) if f not in manifest.files
+    )
     return Observation(files, stores, registries, extra)
 
 
@@ -372,5 +400,16 @@ def differences(manifest: Manifest, seen: Observation) -> list[str]:
     return lines
 
 
-__all__ = ["DigestCache", "HARNESS_DIR", "Manifest", "Observation", "Served", "differences", "observe", "under",
-           "served_model", "take_manifest", "walk_files"]
+__all__ = [
+    "DigestCache",
+    "HARNESS_DIR",
+    "Manifest",
+    "Observation",
+    "Served",
+    "differences",
+    "observe",
+    "under",
+    "served_model",
+    "take_manifest",
+    "walk_files",
+]

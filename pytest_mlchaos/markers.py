@@ -29,15 +29,26 @@ class IncidentPlan:
     max_drop: float | None = None
 
 
-def _marker_signature(kind: Any = None, *args: Any, mode: str | None = None, target: str | None = None,
-                      seed: int | None = None, max_drop: float | None = None, expect: str = "recovered",
-                      **params: Any) -> tuple[Incident, str, float | None]:
+def _marker_signature(
+    kind: Any = None,
+    *args: Any,
+    mode: str | None = None,
+    target: str | None = None,
+    seed: int | None = None,
+    max_drop: float | None = None,
+    expect: str = "recovered",
+    **params: Any,
+) -> tuple[Incident, str, float | None]:
     if args:
-        raise IncidentError(f"incident marker takes one positional argument (the kind), got extra {list(args)!r}; "
-                            "pass mode=..., target=... and parameters by keyword")
+        raise IncidentError(
+            f"incident marker takes one positional argument (the kind), got extra {list(args)!r}; "
+            "pass mode=..., target=... and parameters by keyword"
+        )
     if kind is None:
-        raise IncidentError("incident marker needs the incident kind as its first argument, "
-                            "e.g. @pytest.mark.incident('data_corruption', mode='noise')")
+        raise IncidentError(
+            "incident marker needs the incident kind as its first argument, "
+            "e.g. @pytest.mark.incident('data_corruption', mode='noise')"
+        )
     if expect not in EXPECTATIONS:
         raise IncidentError(f"expect={expect!r} is not allowed; use one of {', '.join(map(repr, EXPECTATIONS))}")
     if max_drop is not None:

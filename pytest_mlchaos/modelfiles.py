@@ -16,9 +16,18 @@ from typing import Any
 FORMATS = ("skops", "joblib", "pickle", "opaque")
 _HEAD = 1 << 16  # bytes read to tell the format
 # Magic numbers of the compressors joblib.dump(compress=...) uses, with the name that writes them again.
-_COMPRESSORS = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ", "xz"), (b"\x04\x22\x4d\x18", "lz4"),
-                (b"ZF", "zlib"), (b"\x78\x01", "zlib"), (b"\x78\x5e", "zlib"), (b"\x78\x9c", "zlib"),
-                (b"\x78\xda", "zlib"), (b"]\x00\x00", "lzma"))
+_COMPRESSORS = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ", "xz"),
+    (b"\x04\x22\x4d\x18", "lz4"),
+    (b"ZF", "zlib"),
+    (b"\x78\x01", "zlib"),
+    (b"\x78\x5e", "zlib"),
+    (b"\x78\x9c", "zlib"),
+    (b"\x78\xda", "zlib"),
+    (b"]\x00\x00", "lzma"),
+)
 _COMPRESSED = tuple(magic for magic, _ in _COMPRESSORS)
 
 

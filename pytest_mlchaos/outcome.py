@@ -102,9 +102,13 @@ class IncidentOutcome:
             attempts=tuple(Attempt(**a) for a in data.get("attempts", ())),
             recovery_claimed=data.get("recovery_claimed", False),
             metrics=tuple(
-                MetricChange(m["name"], m["baseline"], m["after"],
-                             math.inf if m["relative_drop"] is None else m["relative_drop"],
-                             m.get("direction") == "lower_is_better")
+                MetricChange(
+                    m["name"],
+                    m["baseline"],
+                    m["after"],
+                    math.inf if m["relative_drop"] is None else m["relative_drop"],
+                    m.get("direction") == "lower_is_better",
+                )
                 for m in data.get("metrics", ())
             ),
             mismatched=tuple(data.get("mismatched", ())),

@@ -63,8 +63,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     settings = load_settings(config)
-    session = ChaosSession(settings, register_hook=lambda registry: config.hook.pytest_mlchaos_register_incidents(
-        registry=registry))
+    session = ChaosSession(
+        settings, register_hook=lambda registry: config.hook.pytest_mlchaos_register_incidents(registry=registry)
+    )
     config.stash[SESSION_KEY] = session
     controller = not hasattr(config, "workerinput")
     if settings.enabled and controller:
@@ -119,8 +120,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     rebuilt and a gated metric name that matches nothing stops the run as a usage error."""
     config = session.config
     chaos = chaos_session(config)
-    if (not chaos.settings.enabled or chaos.project is None or hasattr(config, "workerinput")
-            or config.option.collectonly or _fixture_overridden(config)):
+    if (
+        not chaos.settings.enabled
+        or chaos.project is None
+        or hasattr(config, "workerinput")
+        or config.option.collectonly
+        or _fixture_overridden(config)
+    ):
         return
     root = store_root(config)
     if root is None:
@@ -128,15 +134,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if not any(root.glob(f"*/{BASELINE_FILE}")):
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(f"mlchaos: building the baseline of {chaos.project.name} "
-                                "(once; later runs verify and reuse it) ...")
+            reporter.write_line(
+                f"mlchaos: building the baseline of {chaos.project.name} (once; later runs verify and reuse it) ..."
+            )
     try:
         with warnings.catch_warnings():  # a build's DeprecationWarnings (MLflow, SQLAlchemy) are not the user's to fix
             warnings.simplefilter("ignore", DeprecationWarning)
             baseline = chaos.get_baseline(chaos.project, root)
     except Exception as exc:
-        raise pytest.UsageError(f"mlchaos: could not build the baseline of {chaos.project.name}: "
-                                f"{type(exc).__name__}: {exc}") from None
+        raise pytest.UsageError(
+            f"mlchaos: could not build the baseline of {chaos.project.name}: {type(exc).__name__}: {exc}"
+        ) from None
     problem = metrics_problem(chaos, baseline)
     if problem:
         raise pytest.UsageError(problem)
@@ -145,9 +153,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def _fixture_overridden(config: pytest.Config) -> bool:
     """Whether a conftest loaded so far overrides the ``mlchaos_project`` fixture (then it, not this project,
     is tested)."""
-    return any(getattr(plugin, "mlchaos_project", None) is not None
-               and not getattr(plugin, "__name__", "").startswith("pytest_mlchaos")
-               for plugin in config.pluginmanager.get_plugins())
+    return any(
+        getattr(plugin, "mlchaos_project", None) is not None
+        and not getattr(plugin, "__name__", "").startswith("pytest_mlchaos")
+        for plugin in config.pluginmanager.get_plugins()
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -157,17 +167,21 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return None
     t = settings.thresholds
     project = session.project_source or settings.project_spec or "the mlchaos_project fixture"
-    lines = [f"mlchaos: seed={settings.seed} ({settings.seed_source}), project={project}, "
-             f"warn-drop={t.warn_drop:g}, fail-drop={t.fail_drop:g}"
-             + (f", max-mttr={settings.max_mttr:g}s" if settings.max_mttr else "")
-             + (", strict" if settings.strict else "")]
+    lines = [
+        f"mlchaos: seed={settings.seed} ({settings.seed_source}), project={project}, "
+        f"warn-drop={t.warn_drop:g}, fail-drop={t.fail_drop:g}"
+        + (f", max-mttr={settings.max_mttr:g}s" if settings.max_mttr else "")
+        + (", strict" if settings.strict else "")
+    ]
     baseline = session.baseline
     if baseline is not None:
         if baseline.cached:
             lines.append(f"mlchaos: baseline cached, verified against its manifest in {baseline.verify_seconds:.2f}s")
         elif baseline.rebuilt_because:
-            lines.append(f"mlchaos: baseline rebuilt in {baseline.build_seconds:.1f}s: the cached one was not "
-                         f"trusted: {baseline.rebuilt_because}")
+            lines.append(
+                f"mlchaos: baseline rebuilt in {baseline.build_seconds:.1f}s: the cached one was not "
+                f"trusted: {baseline.rebuilt_because}"
+            )
         else:
             lines.append(f"mlchaos: baseline built in {baseline.build_seconds:.1f}s")
         directions = session.thresholds.directions
@@ -256,21 +270,28 @@ def failure_text(outcome: IncidentOutcome, seed: int) -> str:
         )
         lines.append(f"  strategies tried: {tried}")
     if outcome.verdict is not Verdict.ERROR or outcome.strategy or outcome.attempts:
-        lines.append(f"  recovery manager said: {'recovered' if outcome.recovery_claimed else 'not recovered'}"
-                     + (f" via {outcome.strategy}" if outcome.strategy else ""))
-    evidence = (("still damaged (as the incident left it)", outcome.still_damaged),
-                ("replaced with different content", outcome.replaced),
-                ("stores left damaged", outcome.stores),
-                ("lossy (no good copy survived)", outcome.lossy))
+        lines.append(
+            f"  recovery manager said: {'recovered' if outcome.recovery_claimed else 'not recovered'}"
+            + (f" via {outcome.strategy}" if outcome.strategy else "")
+        )
+    evidence = (
+        ("still damaged (as the incident left it)", outcome.still_damaged),
+        ("replaced with different content", outcome.replaced),
+        ("stores left damaged", outcome.stores),
+        ("lossy (no good copy survived)", outcome.lossy),
+    )
     for label, items in evidence:
         if items:
-            lines.append(f"  {label}: {'; '.join(items[:8])}"
-                         + (f" (+{len(items) - 8} more)" if len(items) > 8 else ""))
+            lines.append(
+                f"  {label}: {'; '.join(items[:8])}" + (f" (+{len(items) - 8} more)" if len(items) > 8 else "")
+            )
     for problem in outcome.problems[:8]:
         lines.append(f"  problem: {problem}")
     if outcome.mismatched and outcome.verdict is not Verdict.RESTORED:
-        lines.append(f"  differs from the baseline manifest: {', '.join(outcome.mismatched[:8])}"
-                     + (f" (+{len(outcome.mismatched) - 8} more)" if len(outcome.mismatched) > 8 else ""))
+        lines.append(
+            f"  differs from the baseline manifest: {', '.join(outcome.mismatched[:8])}"
+            + (f" (+{len(outcome.mismatched) - 8} more)" if len(outcome.mismatched) > 8 else "")
+        )
     if outcome.evaluated:
         lines.append(f"  metrics computed by the plugin on: {'; '.join(outcome.evaluated)}")
     for change in outcome.metrics:
@@ -332,8 +353,10 @@ class ChaosReporter:
         width = min(config.get_terminal_writer().fullwidth, 100)
         for line in reporting.terminal_lines(document, width=width):
             terminalreporter.write_line(line)
-        for path, write, what in ((settings.report_path, reporting.write_json, "report"),
-                                  (settings.markdown_path, reporting.write_markdown, "summary")):
+        for path, write, what in (
+            (settings.report_path, reporting.write_json, "report"),
+            (settings.markdown_path, reporting.write_markdown, "summary"),
+        ):
             if not path:
                 continue
             try:
@@ -358,16 +381,27 @@ def run_info(config: pytest.Config, session: ChaosSession) -> RunInfo:
         seed=settings.seed,
         project={"name": project, "source": session.project_source or settings.project_spec or None},
         versions=collect_versions(),
-        thresholds={"warn_drop": t.warn_drop, "fail_drop": t.fail_drop, "metrics": list(t.metrics),
-                    "max_mttr": settings.max_mttr, "strict": settings.strict,
-                    "directions": {name: "lower_is_better" if directions.lower_is_better(name) else "higher_is_better"
-                                   for name in gated}},
+        thresholds={
+            "warn_drop": t.warn_drop,
+            "fail_drop": t.fail_drop,
+            "metrics": list(t.metrics),
+            "max_mttr": settings.max_mttr,
+            "strict": settings.strict,
+            "directions": {
+                name: "lower_is_better" if directions.lower_is_better(name) else "higher_is_better" for name in gated
+            },
+        },
         started=session.started,
         duration=time.perf_counter() - session.started_perf,
         workers=int(workers) if isinstance(workers, int) else 0,
-        baseline=None if baseline is None else {
-            "cached": baseline.cached, "rebuilt_because": baseline.rebuilt_because,
-            "build_seconds": baseline.build_seconds, "verify_seconds": baseline.verify_seconds},
+        baseline=None
+        if baseline is None
+        else {
+            "cached": baseline.cached,
+            "rebuilt_because": baseline.rebuilt_because,
+            "build_seconds": baseline.build_seconds,
+            "verify_seconds": baseline.verify_seconds,
+        },
     )
 
 

@@ -40,13 +40,15 @@ __all__ = ["CI", "DEV", "PHASES", "PROFILES", "register_profiles"]
 
 def register_profiles() -> None:
     """Register ``mlchaos-dev`` and ``mlchaos-ci`` (idempotent); loading one is left to the user."""
-    common: dict[str, Any] = dict(deadline=None, stateful_step_count=10, phases=PHASES,
-                                  suppress_health_check=[HealthCheck.too_slow])
+    common: dict[str, Any] = dict(
+        deadline=None, stateful_step_count=10, phases=PHASES, suppress_health_check=[HealthCheck.too_slow]
+    )
     # explicit about every choice: a profile's parent is whatever profile is current at registration
     # (Hypothesis's own "ci" profile, derandomised, when it runs under CI)
     settings.register_profile(DEV, max_examples=20, derandomize=False, report_multiple_bugs=True, **common)
-    settings.register_profile(CI, max_examples=50, derandomize=True, report_multiple_bugs=False, print_blob=True,
-                              **common)
+    settings.register_profile(
+        CI, max_examples=50, derandomize=True, report_multiple_bugs=False, print_blob=True, **common
+    )
 
 
 register_profiles()

@@ -22,8 +22,12 @@ class Attempt:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "succeeded": self.succeeded, "seconds": round(self.seconds, 6),
-                "error": self.error}
+        return {
+            "strategy": self.strategy,
+            "succeeded": self.succeeded,
+            "seconds": round(self.seconds, 6),
+            "error": self.error,
+        }
 
 
 @dataclass(frozen=True)
@@ -114,32 +118,38 @@ def load_project(spec: str) -> MLProject:
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # ImportError, or whatever the module raises while it is imported
-        raise ProjectError(f"mlchaos_project = {spec!r}: importing {module_name!r} failed: "
-                           f"{type(exc).__name__}: {exc}") from None
+        raise ProjectError(
+            f"mlchaos_project = {spec!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
     obj: Any = module
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ProjectError(f"mlchaos_project = {spec!r}: "
-                               f"module {module_name!r} has no attribute {attr!r}") from None
+            raise ProjectError(
+                f"mlchaos_project = {spec!r}: module {module_name!r} has no attribute {attr!r}"
+            ) from None
     if isinstance(obj, type) or (callable(obj) and not _looks_like_project(obj)):
         what = "class" if isinstance(obj, type) else "callable"
         try:
             obj = obj()
         except TypeError as exc:
-            raise ProjectError(f"mlchaos_project = {spec!r}: the {what} {attr!r} cannot be called without arguments "
-                               f"({exc}); point the ini key at an instance or a zero-argument factory, or return the "
-                               "project from the pytest_mlchaos_make_project hook") from None
+            raise ProjectError(
+                f"mlchaos_project = {spec!r}: the {what} {attr!r} cannot be called without arguments "
+                f"({exc}); point the ini key at an instance or a zero-argument factory, or return the "
+                "project from the pytest_mlchaos_make_project hook"
+            ) from None
         except Exception as exc:
-            raise ProjectError(f"mlchaos_project = {spec!r}: "
-                               f"calling {attr!r} raised {type(exc).__name__}: {exc}") from None
+            raise ProjectError(
+                f"mlchaos_project = {spec!r}: calling {attr!r} raised {type(exc).__name__}: {exc}"
+            ) from None
     return ensure_project(obj, spec)
 
 
 def _looks_like_project(obj: Any) -> bool:
-    return (all(callable(getattr(obj, m, None)) for m in REQUIRED_METHODS)
-            and isinstance(getattr(obj, "name", None), str))
+    return all(callable(getattr(obj, m, None)) for m in REQUIRED_METHODS) and isinstance(
+        getattr(obj, "name", None), str
+    )
 
 
 def ensure_project(obj: Any, where: str) -> MLProject:

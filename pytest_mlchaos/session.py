@@ -78,8 +78,10 @@ class ChaosSession:
         thresholds = self.settings.thresholds
         if self.project is None:
             return thresholds
-        return thresholds.with_directions(lower=_names(getattr(self.project, "lower_is_better", ())),
-                                          higher=_names(getattr(self.project, "higher_is_better", ())))
+        return thresholds.with_directions(
+            lower=_names(getattr(self.project, "lower_is_better", ())),
+            higher=_names(getattr(self.project, "higher_is_better", ())),
+        )
 
     def policy(self, expect: str = "recovered", max_drop: float | None = None) -> Policy:
         """How this run judges an incident: thresholds (a marker's ``max_drop`` applied), strict mode, MTTR budget."""

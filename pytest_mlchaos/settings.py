@@ -69,52 +69,129 @@ def seconds_type(value: str) -> float:
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "chaos testing of ML pipelines (pytest-mlchaos)")
-    group.addoption(OPT_ENABLE, action="store_true", dest="mlchaos", default=False,
-                    help="Run tests marked with @pytest.mark.incident (skipped otherwise)")
-    group.addoption(OPT_SEED, dest="mlchaos_seed", type=seed_type, default=None, metavar="N|last",
-                    help="Seed every incident from N, or reuse the previous run's seed with 'last' (default: random)")
-    group.addoption(OPT_REPORT, dest="mlchaos_report", default=None, metavar="PATH",
-                    help="Write the resilience report as JSON to PATH")
-    group.addoption(OPT_MARKDOWN, dest="mlchaos_markdown", default=None, metavar="PATH",
-                    help="Write the resilience summary as Markdown to PATH (e.g. $GITHUB_STEP_SUMMARY)")
-    group.addoption(OPT_WARN, dest="mlchaos_warn_drop", type=fraction_type, default=None, metavar="FRACTION",
-                    help=f"Relative metric drop that makes a recovery degraded (default {DEFAULT_WARN_DROP})")
-    group.addoption(OPT_FAIL, dest="mlchaos_fail_drop", type=fraction_type, default=None, metavar="FRACTION",
-                    help=f"Relative metric drop that makes a recovery critical (default {DEFAULT_FAIL_DROP})")
-    group.addoption(OPT_METRICS, dest="mlchaos_metrics", default=None, metavar="NAMES",
-                    help="Comma-separated metrics to gate on (default: all the project evaluates)")
-    group.addoption(OPT_MAX_MTTR, dest="mlchaos_max_mttr", type=seconds_type, default=None, metavar="SECONDS",
-                    help="Fail an incident test whose recovery takes longer than SECONDS")
-    group.addoption(OPT_STRICT, dest="mlchaos_strict", action="store_true", default=None,
-                    help="Count degraded recoveries as failures")
-    group.addoption(OPT_LIST, dest="mlchaos_list", action="store_true", default=False,
-                    help="Show the incident catalogue (kinds, modes, parameters) and exit")
-    parser.addini(INI_PROJECT,
-                  "The project under test, as package.module:attr (an MLProject or a callable returning one)",
-                  default="")
-    parser.addini("mlchaos_warn_drop",
-                  f"Relative metric drop that makes a recovery degraded (default {DEFAULT_WARN_DROP})", default="")
-    parser.addini("mlchaos_fail_drop",
-                  f"Relative metric drop that makes a recovery critical (default {DEFAULT_FAIL_DROP})", default="")
-    parser.addini("mlchaos_metrics",
-                  "Metrics to gate on, one per line or comma-separated (a prefix selects nested keys)",
-                  type="linelist", default=[])
-    parser.addini(INI_LOWER, "Metrics where lower is better, one per line or comma-separated (added to the project's "
-                  "and to conventional names such as rmse, loss, error)", type="linelist", default=[])
-    parser.addini("mlchaos_max_mttr", "Fail an incident test whose recovery takes longer than this many seconds",
-                  default="")
+    group.addoption(
+        OPT_ENABLE,
+        action="store_true",
+        dest="mlchaos",
+        default=False,
+        help="Run tests marked with @pytest.mark.incident (skipped otherwise)",
+    )
+    group.addoption(
+        OPT_SEED,
+        dest="mlchaos_seed",
+        type=seed_type,
+        default=None,
+        metavar="N|last",
+        help="Seed every incident from N, or reuse the previous run's seed with 'last' (default: random)",
+    )
+    group.addoption(
+        OPT_REPORT,
+        dest="mlchaos_report",
+        default=None,
+        metavar="PATH",
+        help="Write the resilience report as JSON to PATH",
+    )
+    group.addoption(
+        OPT_MARKDOWN,
+        dest="mlchaos_markdown",
+        default=None,
+        metavar="PATH",
+        help="Write the resilience summary as Markdown to PATH (e.g. $GITHUB_STEP_SUMMARY)",
+    )
+    group.addoption(
+        OPT_WARN,
+        dest="mlchaos_warn_drop",
+        type=fraction_type,
+        default=None,
+        metavar="FRACTION",
+        help=f"Relative metric drop that makes a recovery degraded (default {DEFAULT_WARN_DROP})",
+    )
+    group.addoption(
+        OPT_FAIL,
+        dest="mlchaos_fail_drop",
+        type=fraction_type,
+        default=None,
+        metavar="FRACTION",
+        help=f"Relative metric drop that makes a recovery critical (default {DEFAULT_FAIL_DROP})",
+    )
+    group.addoption(
+        OPT_METRICS,
+        dest="mlchaos_metrics",
+        default=None,
+        metavar="NAMES",
+        help="Comma-separated metrics to gate on (default: all the project evaluates)",
+    )
+    group.addoption(
+        OPT_MAX_MTTR,
+        dest="mlchaos_max_mttr",
+        type=seconds_type,
+        default=None,
+        metavar="SECONDS",
+        help="Fail an incident test whose recovery takes longer than SECONDS",
+    )
+    group.addoption(
+        OPT_STRICT,
+        dest="mlchaos_strict",
+        action="store_true",
+        default=None,
+        help="Count degraded recoveries as failures",
+    )
+    group.addoption(
+        OPT_LIST,
+        dest="mlchaos_list",
+        action="store_true",
+        default=False,
+        help="Show the incident catalogue (kinds, modes, parameters) and exit",
+    )
+    parser.addini(
+        INI_PROJECT,
+        "The project under test, as package.module:attr (an MLProject or a callable returning one)",
+        default="",
+    )
+    parser.addini(
+        "mlchaos_warn_drop",
+        f"Relative metric drop that makes a recovery degraded (default {DEFAULT_WARN_DROP})",
+        default="",
+    )
+    parser.addini(
+        "mlchaos_fail_drop",
+        f"Relative metric drop that makes a recovery critical (default {DEFAULT_FAIL_DROP})",
+        default="",
+    )
+    parser.addini(
+        "mlchaos_metrics",
+        "Metrics to gate on, one per line or comma-separated (a prefix selects nested keys)",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        INI_LOWER,
+        "Metrics where lower is better, one per line or comma-separated (added to the project's "
+        "and to conventional names such as rmse, loss, error)",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "mlchaos_max_mttr", "Fail an incident test whose recovery takes longer than this many seconds", default=""
+    )
     parser.addini("mlchaos_strict", "Count degraded recoveries as failures", type="bool", default=False)
     parser.addini("mlchaos_report", "Write the resilience report as JSON to this path", default="")
     parser.addini("mlchaos_markdown", "Write the resilience summary as Markdown to this path", default="")
     # Zero configuration: with no project configured, the DVC repository pytest runs in (dvc_project.discover).
-    parser.addini("mlchaos_dvc_repo", "The DVC repository to test when none is configured (default: the nearest "
-                  "directory holding .dvc/ above the rootdir)", type="paths", default=[])
-    for key, what in (("mlchaos_dvc_metrics", "Metrics files to evaluate (default: those dvc.yaml declares)"),
-                      ("mlchaos_dvc_models", "Outs that are models (default: dvc.yaml artifacts of type model)"),
-                      ("mlchaos_dvc_data", "Outs that are data (default: dvc add-ed outs, artifacts of type dataset)"),
-                      ("mlchaos_dvc_skip_stages",
-                       "Stages not to run (their outs come from the workspace or DVC cache)"),
-                      ("mlchaos_dvc_volatile", "Outs that are not byte-reproducible (declared plots always are)")):
+    parser.addini(
+        "mlchaos_dvc_repo",
+        "The DVC repository to test when none is configured (default: the nearest "
+        "directory holding .dvc/ above the rootdir)",
+        type="paths",
+        default=[],
+    )
+    for key, what in (
+        ("mlchaos_dvc_metrics", "Metrics files to evaluate (default: those dvc.yaml declares)"),
+        ("mlchaos_dvc_models", "Outs that are models (default: dvc.yaml artifacts of type model)"),
+        ("mlchaos_dvc_data", "Outs that are data (default: dvc add-ed outs, artifacts of type dataset)"),
+        ("mlchaos_dvc_skip_stages", "Stages not to run (their outs come from the workspace or DVC cache)"),
+        ("mlchaos_dvc_volatile", "Outs that are not byte-reproducible (declared plots always are)"),
+    ):
         parser.addini(key, what + ", one per line or comma-separated", type="linelist", default=[])
 
 
@@ -206,8 +283,13 @@ def load_settings(config: pytest.Config) -> Settings:
 def _discovery(config: pytest.Config) -> dict[str, Any]:
     """Where pytest runs and the ``mlchaos_dvc_*`` ini values, for finding the DVC repository to test."""
     values: dict[str, Any] = {"rootdir": str(config.rootpath), "invocation_dir": str(config.invocation_params.dir)}
-    for key in ("mlchaos_dvc_metrics", "mlchaos_dvc_models", "mlchaos_dvc_data", "mlchaos_dvc_skip_stages",
-                "mlchaos_dvc_volatile"):
+    for key in (
+        "mlchaos_dvc_metrics",
+        "mlchaos_dvc_models",
+        "mlchaos_dvc_data",
+        "mlchaos_dvc_skip_stages",
+        "mlchaos_dvc_volatile",
+    ):
         values[key] = config.getini(key)
     values["lower_is_better"] = config.getini(INI_LOWER)
     repos = config.getini("mlchaos_dvc_repo")

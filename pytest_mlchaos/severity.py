@@ -62,8 +62,9 @@ def _severity_param(schema: tuple[Param, ...], param: str | None, where: str) ->
     by_name = {p.name: p for p in schema}
     if param is not None:
         if param not in by_name:
-            raise IncidentError(f"{where}: param={param!r} is not one of its parameters: "
-                                f"{', '.join(by_name) or 'none'}")
+            raise IncidentError(
+                f"{where}: param={param!r} is not one of its parameters: {', '.join(by_name) or 'none'}"
+            )
         chosen = by_name[param]
     else:
         severity = [p for p in schema if p.severity]
@@ -81,8 +82,9 @@ def _bounds(p: Param, low: float | None, high: float | None, tolerance: float, w
     lo = low if low is not None else p.low
     hi = high if high is not None else p.high
     if lo is None or hi is None:
-        raise IncidentError(f"{where}: parameter {p.name} has range {p.describe_range() or 'unbounded'}; pass low= "
-                            "and high=")
+        raise IncidentError(
+            f"{where}: parameter {p.name} has range {p.describe_range() or 'unbounded'}; pass low= and high="
+        )
     if low is None and p.low_open:
         lo = lo + step
     if high is None and p.high_open:

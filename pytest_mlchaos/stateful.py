@@ -61,8 +61,14 @@ def tree_fingerprint(path: Path) -> dict[str, tuple[Any, ...]]:
             full = os.path.join(dirpath, name)
             st_ = os.lstat(full)
             link = os.readlink(full) if os.path.islink(full) else None
-            result[os.path.relpath(full, root)] = (st_.st_mode, st_.st_size, st_.st_ino, st_.st_mtime_ns,
-                                                   st_.st_ctime_ns, link)
+            result[os.path.relpath(full, root)] = (
+                st_.st_mode,
+                st_.st_size,
+                st_.st_ino,
+                st_.st_mtime_ns,
+                st_.st_ctime_ns,
+                link,
+            )
     return result
 
 
@@ -93,13 +99,15 @@ class ChaosMachine(RuleBasedStateMachine):
 
     # -- configuration ---------------------------------------------------------------
     @classmethod
-    def configure(cls, factory: EnvMaker | None = None, *, name: str | None = None,
-                  **attributes: Any) -> type[ChaosMachine]:
+    def configure(
+        cls, factory: EnvMaker | None = None, *, name: str | None = None, **attributes: Any
+    ) -> type[ChaosMachine]:
         """A subclass bound to ``factory``, with class attributes overridden (``thresholds=...``, ...)."""
         unknown = sorted(a for a in attributes if a not in _CONFIGURABLE)
         if unknown:
-            raise TypeError(f"ChaosMachine.configure: unknown option(s) {', '.join(unknown)}; allowed: "
-                            f"{', '.join(_CONFIGURABLE)}")
+            raise TypeError(
+                f"ChaosMachine.configure: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(_CONFIGURABLE)}"
+            )
         if factory is not None and not callable(factory):
             raise TypeError(f"ChaosMachine.configure: factory={factory!r} is not callable; pass e.g. ml_env_factory")
         body: dict[str, Any] = dict(attributes)
@@ -119,8 +127,10 @@ class ChaosMachine(RuleBasedStateMachine):
         """A fresh environment; override it, or configure ``env_factory``."""
         factory = type(self).env_factory
         if factory is None:
-            raise TypeError(f"{type(self).__name__} has no environment factory: use "
-                            f"{type(self).__name__}.configure(ml_env_factory) or override make_env()")
+            raise TypeError(
+                f"{type(self).__name__} has no environment factory: use "
+                f"{type(self).__name__}.configure(ml_env_factory) or override make_env()"
+            )
         env = factory()
         if not isinstance(env, ChaosEnv):
             raise TypeError(f"the environment factory returned {env!r}, not a ChaosEnv")
@@ -130,8 +140,11 @@ class ChaosMachine(RuleBasedStateMachine):
         """Incidents for the current environment (its registry and stages), built once per class and registry."""
         key = (type(self), id(self.env.registry))
         if key not in _STRATEGIES:
-            options = {"registry": self.env.registry, "available": self.env.artifacts.available(),
-                       **self.incident_options}
+            options = {
+                "registry": self.env.registry,
+                "available": self.env.artifacts.available(),
+                **self.incident_options,
+            }
             _STRATEGIES[key] = (self.env.registry, _incident_strategy(**options))
         return _STRATEGIES[key][1]
 
@@ -231,9 +244,12 @@ class ChaosMachine(RuleBasedStateMachine):
             return
         ok = outcome.verdict.passed and not (self.strict and outcome.verdict is Verdict.DEGRADED)
         ok = ok or (outcome.verdict is Verdict.UNRECOVERED and self.accept_unrecovered)
-        assert ok, (f"recovery verdict {outcome.verdict.value}: {outcome.reason}"
-                    + (f"; problems: {'; '.join(outcome.problems)}" if outcome.problems else "")
-                    + "\n" + replay_lines(self.last_round))
+        assert ok, (
+            f"recovery verdict {outcome.verdict.value}: {outcome.reason}"
+            + (f"; problems: {'; '.join(outcome.problems)}" if outcome.problems else "")
+            + "\n"
+            + replay_lines(self.last_round)
+        )
 
     @invariant()
     def nothing_outside_the_root_changed(self) -> None:
@@ -279,8 +295,16 @@ class ChaosMachine(RuleBasedStateMachine):
         verdict = metric_verdict(changes, thresholds, bit_exact=False)
         assert verdict.passed and not (self.strict and verdict is Verdict.DEGRADED), (
             f"after {what} the metrics are {verdict.value}: "
-            + ", ".join(f"{c.name} {c.baseline:.4g} -> {c.after}" for c in changes))
+            + ", ".join(f"{c.name} {c.baseline:.4g} -> {c.after}" for c in changes)
+        )
 
 
-_CONFIGURABLE = ("thresholds", "incident_options", "max_pending", "max_snapshots", "accept_unrecovered", "strict",
-                 "sentinels")
+_CONFIGURABLE = (
+    "thresholds",
+    "incident_options",
+    "max_pending",
+    "max_snapshots",
+    "accept_unrecovered",
+    "strict",
+    "sentinels",
+)

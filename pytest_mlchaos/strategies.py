@@ -103,11 +103,13 @@ def _names(arg: str, value: Any, what: str) -> tuple[str, ...]:
 
 def _check_severity(max_severity: Any) -> float:
     if isinstance(max_severity, bool) or not isinstance(max_severity, (int, float)) or math.isnan(max_severity):
-        raise StrategyError(f"max_severity={max_severity!r} must be a number in (0, 1], the fraction of each severity "
-                            "range to use")
+        raise StrategyError(
+            f"max_severity={max_severity!r} must be a number in (0, 1], the fraction of each severity range to use"
+        )
     if not 0.0 < max_severity <= 1.0:
-        raise StrategyError(f"max_severity={max_severity!r} is outside (0, 1]; use e.g. 0.5 for the milder half of "
-                            "each severity range")
+        raise StrategyError(
+            f"max_severity={max_severity!r} is outside (0, 1]; use e.g. 0.5 for the milder half of each severity range"
+        )
     return float(max_severity)
 
 
@@ -118,8 +120,9 @@ def _check_targets(targets: Any) -> tuple[str | None, ...] | Mapping[str, tuple[
     def one(arg: str, value: Any) -> tuple[str | None, ...]:
         items = (value,) if isinstance(value, str) else tuple(value)
         if not items:
-            raise StrategyError(f"{arg}={value!r} is empty; give at least one target path or role (None for the "
-                                "default)")
+            raise StrategyError(
+                f"{arg}={value!r} is empty; give at least one target path or role (None for the default)"
+            )
         for item in items:
             if item is not None and not isinstance(item, str):
                 raise StrategyError(f"{arg}: {item!r} is not a target path or role (a string, or None for the default)")
@@ -142,8 +145,9 @@ def _resolve_registry(registry: Any) -> IncidentRegistry:
     if registry is None:
         registry = active_registry()
     if not isinstance(registry, IncidentRegistry):
-        raise StrategyError(f"registry={registry!r} is not an IncidentRegistry (leave it None for the session's "
-                            "registry)")
+        raise StrategyError(
+            f"registry={registry!r} is not an IncidentRegistry (leave it None for the session's registry)"
+        )
     if not registry.kinds():
         raise StrategyError("registry has no incident kinds registered; nothing to generate")
     return registry
@@ -167,15 +171,17 @@ def _select(registry: IncidentRegistry, options: _Options) -> list[tuple[str, In
                 if mode not in registry.modes(kind):
                     raise _UnknownName(
                         f"modes: unknown mode {mode!r} for incident {kind!r}; allowed modes: "
-                        f"{', '.join(registry.modes(kind))}")
+                        f"{', '.join(registry.modes(kind))}"
+                    )
     kinds = list(options.kinds) if options.kinds is not None else (list(modes) if isinstance(modes, Mapping) else known)
     if modes is not None and not isinstance(modes, Mapping):
         allowed = {m for kind in kinds for m in registry.modes(kind)}
         for mode in modes:
             if mode not in allowed:
                 listed = ", ".join(f"{k}: {', '.join(registry.modes(k))}" for k in kinds)
-                raise _UnknownName(f"modes: unknown mode {mode!r} for kinds {', '.join(kinds)}; allowed modes "
-                                   f"({listed})")
+                raise _UnknownName(
+                    f"modes: unknown mode {mode!r} for kinds {', '.join(kinds)}; allowed modes ({listed})"
+                )
     selected = []
     for kind in kinds:
         wanted = modes.get(kind) if isinstance(modes, Mapping) else modes
@@ -199,10 +205,16 @@ def _span(p: Param, minimum: float) -> float:
 
 
 def _int_bounds(p: Param) -> tuple[int, int]:
-    lo = None if p.low is None else (math.floor(p.low) + 1 if p.low_open and float(p.low).is_integer()
-                                     else math.ceil(p.low))
-    hi = None if p.high is None else (math.ceil(p.high) - 1 if p.high_open and float(p.high).is_integer()
-                                      else math.floor(p.high))
+    lo = (
+        None
+        if p.low is None
+        else (math.floor(p.low) + 1 if p.low_open and float(p.low).is_integer() else math.ceil(p.low))
+    )
+    hi = (
+        None
+        if p.high is None
+        else (math.ceil(p.high) - 1 if p.high_open and float(p.high).is_integer() else math.floor(p.high))
+    )
     span = int(_span(p, _OPEN_END_INT))
     if lo is None:
         lo = 0 if hi is None or hi >= span else hi - span
@@ -228,8 +240,9 @@ def _grid_value(lo: float, hi: float, k: int, p: Param) -> float:
     return checked
 
 
-def _param_strategy(p: Param, max_severity: float, available: Mapping[str, tuple[Any, ...]] | None,
-                    where: str) -> SearchStrategy[Any] | None:
+def _param_strategy(
+    p: Param, max_severity: float, available: Mapping[str, tuple[Any, ...]] | None, where: str
+) -> SearchStrategy[Any] | None:
     """How to draw ``p``; None leaves it to its default; _Skip when it needs a list nobody gave."""
     cap = max_severity if p.severity else 1.0
     if p.choices is not None:
@@ -242,8 +255,10 @@ def _param_strategy(p: Param, max_severity: float, available: Mapping[str, tuple
         if values:
             return _pick(values)
         if p.required:
-            raise _Skip(f"{where} needs available[{p.choices_from!r}] to draw its parameter {p.name} "
-                        f"(pass available=env.artifacts.available())")
+            raise _Skip(
+                f"{where} needs available[{p.choices_from!r}] to draw its parameter {p.name} "
+                f"(pass available=env.artifacts.available())"
+            )
         return None
     if p.type is bool:
         return st.booleans()
@@ -268,8 +283,9 @@ def _param_strategy(p: Param, max_severity: float, available: Mapping[str, tuple
     if p.default is not None:
         return None
     if p.required:
-        raise _Skip(f"{where} has a required {p.type_name()} parameter {p.name} with no choices, bounds or default to "
-                    "draw from")
+        raise _Skip(
+            f"{where} has a required {p.type_name()} parameter {p.name} with no choices, bounds or default to draw from"
+        )
     return None
 
 
@@ -295,8 +311,13 @@ def _param_strategies(injector: Injector, kind: str, options: _Options) -> list[
     return drawn
 
 
-def _branch(registry: IncidentRegistry, kind: str, injector: Injector, drawn: list[tuple[str, SearchStrategy[Any]]],
-            options: _Options) -> SearchStrategy[Incident]:
+def _branch(
+    registry: IncidentRegistry,
+    kind: str,
+    injector: Injector,
+    drawn: list[tuple[str, SearchStrategy[Any]]],
+    options: _Options,
+) -> SearchStrategy[Incident]:
     """One (kind, mode): its parameters, then target and seed, as few choices as possible.
 
     Hypothesis deletes an incident from a sequence by deleting its choices, at most five in
@@ -304,8 +325,11 @@ def _branch(registry: IncidentRegistry, kind: str, injector: Injector, drawn: li
     """
     names = [name for name, _ in drawn]
     available = options.available
-    parts = st.tuples(st.tuples(*(s for _, s in drawn)), _targets_for(kind, options.targets),
-                      st.integers(min_value=0, max_value=SEED_MAX))
+    parts = st.tuples(
+        st.tuples(*(s for _, s in drawn)),
+        _targets_for(kind, options.targets),
+        st.integers(min_value=0, max_value=SEED_MAX),
+    )
 
     @st.composite
     def incident(draw: Callable[[SearchStrategy[Any]], Any]) -> Incident:
@@ -322,8 +346,9 @@ def _build(registry: IncidentRegistry, options: _Options) -> SearchStrategy[Inci
         chosen = {kind for kind, _, _ in selected}
         for kind in options.targets:
             if kind not in chosen:
-                raise StrategyError(f"targets names kind {kind!r}, which is not among the kinds generated: "
-                                    f"{', '.join(sorted(chosen))}")
+                raise StrategyError(
+                    f"targets names kind {kind!r}, which is not among the kinds generated: {', '.join(sorted(chosen))}"
+                )
     parts, skipped = [], []
     for kind, injector, explicit in selected:
         try:
@@ -353,8 +378,15 @@ def _options(kinds: Any, modes: Any, max_severity: Any, targets: Any, available:
     )
 
 
-def _incident_strategy(*, kinds: Any = None, modes: Any = None, max_severity: Any = 1.0, registry: Any = None,
-                       targets: Any = None, available: Any = None) -> SearchStrategy[Incident]:
+def _incident_strategy(
+    *,
+    kinds: Any = None,
+    modes: Any = None,
+    max_severity: Any = 1.0,
+    registry: Any = None,
+    targets: Any = None,
+    available: Any = None,
+) -> SearchStrategy[Incident]:
     options = _options(kinds, modes, max_severity, targets, available)
     if registry is not None:
         return _build(_resolve_registry(registry), options)  # eager: bad arguments raise here
@@ -400,12 +432,14 @@ def incidents(
     again at the first draw: a test module may be imported before the session's registry,
     with the kinds plugins register, is active.)
     """
-    return _incident_strategy(kinds=kinds, modes=modes, max_severity=max_severity, registry=registry,
-                              targets=targets, available=available).map(_noted_one)
+    return _incident_strategy(
+        kinds=kinds, modes=modes, max_severity=max_severity, registry=registry, targets=targets, available=available
+    ).map(_noted_one)
 
 
-def incident_sequences(*, min_size: int = 1, max_size: int = 3,
-                       **incident_kwargs: Any) -> SearchStrategy[list[Incident]]:
+def incident_sequences(
+    *, min_size: int = 1, max_size: int = 3, **incident_kwargs: Any
+) -> SearchStrategy[list[Incident]]:
     """Lists of ``min_size`` to ``max_size`` incidents (a compound incident), drawn as in ``incidents()``.
 
     Shrinks towards fewer incidents. ``incident_kwargs`` are ``incidents()``'s arguments.
@@ -417,8 +451,9 @@ def incident_sequences(*, min_size: int = 1, max_size: int = 3,
         raise StrategyError(f"min_size={min_size} is larger than max_size={max_size}")
     unknown = sorted(set(incident_kwargs) - {"kinds", "modes", "max_severity", "registry", "targets", "available"})
     if unknown:
-        raise StrategyError(f"unknown argument(s) {', '.join(unknown)}; allowed: kinds, modes, max_severity, registry, "
-                            "targets, available, min_size, max_size")
+        raise StrategyError(
+            f"unknown argument(s) {', '.join(unknown)}; allowed: kinds, modes, max_severity, registry, "
+            "targets, available, min_size, max_size"
+        )
     inner = _incident_strategy(**incident_kwargs)
     return st.lists(inner, min_size=min_size, max_size=max_size).map(_noted_many)
-

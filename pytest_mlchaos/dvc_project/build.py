@@ -33,8 +33,11 @@ def copy_sources(tree: SourceTree, layout: Layout, root: Path, skip_stages: Sequ
     rebuilt = [o.path for o in layout.outs if o.stage is not None and o.stage not in skip_stages]
     tree.copy_to(root, without=rebuilt)
     notes = []
-    taken = [DataOut(o.path, o.md5, f"{'.dvc file' if o.stage is None else 'dvc.lock:' + o.stage}")
-             for o in layout.outs if o.stage is None or o.stage in skip_stages]
+    taken = [
+        DataOut(o.path, o.md5, f"{'.dvc file' if o.stage is None else 'dvc.lock:' + o.stage}")
+        for o in layout.outs
+        if o.stage is None or o.stage in skip_stages
+    ]
     for out in taken:
         notes.append(f"{out.path} from the {tree.materialise(out, root)}")
     return notes
@@ -107,7 +110,7 @@ def learn_volatile(root: Path, stages: Sequence[tuple[Stage, tuple[str, ...]]]) 
         built = {}
         for out in stage.outs:
             path = root / out
-            for file in (sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]):
+            for file in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
                 if file.is_file():
                     built[file.relative_to(root).as_posix()] = md5_file(file)
         for rel in sorted(set(built) | set(run.written)):
@@ -141,5 +144,15 @@ def empty_target(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
 
 
-__all__ = ["FACTS_FILE", "configure_dvc", "copy_sources", "empty_target", "finish", "first_commit", "git_init",
-           "learn_volatile", "mlflow_facts", "run_pipeline"]
+__all__ = [
+    "FACTS_FILE",
+    "configure_dvc",
+    "copy_sources",
+    "empty_target",
+    "finish",
+    "first_commit",
+    "git_init",
+    "learn_volatile",
+    "mlflow_facts",
+    "run_pipeline",
+]

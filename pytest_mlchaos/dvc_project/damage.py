@@ -36,12 +36,14 @@ class Damage:
         return not (self.workspace or self.cache or self.remote or self.tracked or self.locks or self.stores)
 
     def problems(self) -> list[str]:
-        return ([f"{rel}: {why}" for rel, why in self.locks.items()]
-                + [f"{rel}: {why}" for rel, why in self.stores.items()]
-                + [f"{rel}: {why}" for rel, why in self.tracked.items() if rel not in self.workspace]
-                + [f"{rel}: {why}" for rel, why in self.workspace.items()]
-                + [f"{CACHE_DIR} object {md5} ({why})" for md5, why in self.cache.items()]
-                + [f"{REMOTE_DIR} object {md5} ({why})" for md5, why in self.remote.items()])
+        return (
+            [f"{rel}: {why}" for rel, why in self.locks.items()]
+            + [f"{rel}: {why}" for rel, why in self.stores.items()]
+            + [f"{rel}: {why}" for rel, why in self.tracked.items() if rel not in self.workspace]
+            + [f"{rel}: {why}" for rel, why in self.workspace.items()]
+            + [f"{CACHE_DIR} object {md5} ({why})" for md5, why in self.cache.items()]
+            + [f"{REMOTE_DIR} object {md5} ({why})" for md5, why in self.remote.items()]
+        )
 
 
 def _dir_entries(root: Path, md5: str) -> list[dict[str, str]] | None:
@@ -75,8 +77,12 @@ def _covers(paths: Sequence[str], rel: str) -> bool:
     return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in paths)
 
 
-def needed_objects(root: Path, layout: Layout, volatile: Sequence[str] = (),
-                   listings: Mapping[str, Sequence[Sequence[str]]] | None = None) -> dict[str, str]:
+def needed_objects(
+    root: Path,
+    layout: Layout,
+    volatile: Sequence[str] = (),
+    listings: Mapping[str, Sequence[Sequence[str]]] | None = None,
+) -> dict[str, str]:
     """md5 -> out path of every object the DVC cache and remote must hold for the lock's cached outs (a
     directory out's ``.dir`` object and its files; volatile ones left out)."""
     objects: dict[str, str] = {}
@@ -98,9 +104,14 @@ def needed_objects(root: Path, layout: Layout, volatile: Sequence[str] = (),
     return objects
 
 
-def scan(root: Path, layout: Layout, remote: bool = True, volatile: Sequence[str] = (),
-         mlflow: Mapping[str, Any] | None = None,
-         listings: Mapping[str, Sequence[Sequence[str]]] | None = None) -> Damage:
+def scan(
+    root: Path,
+    layout: Layout,
+    remote: bool = True,
+    volatile: Sequence[str] = (),
+    mlflow: Mapping[str, Any] | None = None,
+    listings: Mapping[str, Sequence[Sequence[str]]] | None = None,
+) -> Damage:
     """Hash every locked out, cache object and (if ``remote``) remote object; compare with the lock.
 
     A ``volatile`` file (a plot, an out that a second run writes differently) only has to be there:
@@ -165,8 +176,9 @@ def tracked_damage(root: Path, layout: Layout | None = None, volatile: Sequence[
     volatile file may differ; so may ``dvc.lock``, in the hashes of volatile outs (and of the
     directory outs holding them) only.
     """
-    listing = subprocess.run(["git", "ls-tree", "-r", "-z", "HEAD"], cwd=root, env=git_env(root), capture_output=True,
-                             check=True).stdout
+    listing = subprocess.run(
+        ["git", "ls-tree", "-r", "-z", "HEAD"], cwd=root, env=git_env(root), capture_output=True, check=True
+    ).stdout
     damaged = {}
     for entry in filter(None, listing.split(b"\0")):
         meta, _, name = entry.partition(b"\t")
@@ -182,16 +194,21 @@ def tracked_damage(root: Path, layout: Layout | None = None, volatile: Sequence[
         if hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest() != sha.decode():
             if _covers(volatile, rel):
                 continue
-            if rel.endswith("dvc.lock") and volatile and layout is not None and _same_lock(
-                    _git_show(root, rel), data, layout, volatile):
+            if (
+                rel.endswith("dvc.lock")
+                and volatile
+                and layout is not None
+                and _same_lock(_git_show(root, rel), data, layout, volatile)
+            ):
                 continue
             damaged[rel] = "differs from git HEAD"
     return damaged
 
 
 def _git_show(root: Path, rel: str) -> bytes:
-    return subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=root, env=git_env(root), capture_output=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["git", "show", f"HEAD:{rel}"], cwd=root, env=git_env(root), capture_output=True, check=True
+    ).stdout
 
 
 def _same_lock(head: bytes, work: bytes, layout: Layout, volatile: Sequence[str]) -> bool:
@@ -229,8 +246,11 @@ def stale_locks(root: Path) -> dict[str, str]:
         held = {}
     except ValueError:
         held = {"?": "unreadable"}
-    entries = {path: info for mode in ("read", "write") for path, info in (held.get(mode) or {}).items()} \
-        if isinstance(held, dict) and set(held) <= {"read", "write"} else held
+    entries = (
+        {path: info for mode in ("read", "write") for path, info in (held.get(mode) or {}).items()}
+        if isinstance(held, dict) and set(held) <= {"read", "write"}
+        else held
+    )
     if entries:
         pids = sorted({str(i.get("pid")) for i in entries.values() if isinstance(i, dict)} or {"?"})
         found[".dvc/tmp/rwlock"] = f"stale DVC rwlock held by PID {', '.join(pids)} for {len(entries)} path(s)"
@@ -265,8 +285,6 @@ def _check_file(path: Path, md5: str, rel: str, damage: Damage, volatile: bool =
     damage.expected[rel] = md5
 
 
-
-
 _PARTS = ("workspace", "cache", "remote", "tracked", "locks", "stores")
 
 
@@ -276,5 +294,3 @@ def _fixed(before: Damage, after: Damage) -> list[str]:
 
 def _no_worse(before: Damage, after: Damage) -> bool:
     return all(set(getattr(after, part)) <= set(getattr(before, part)) for part in _PARTS)
-
-

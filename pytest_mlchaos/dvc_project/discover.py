@@ -66,7 +66,8 @@ def discover(values: Mapping[str, Any]) -> tuple[Any, str] | None:
         if not (repo / "dvc.yaml").is_file():
             raise ProjectError(
                 f"pytest --mlchaos found the DVC repository {repo} ({how}), but it has no dvc.yaml at its root: "
-                f"set the ini key {REPO_KEY} to the directory with the pipeline, or mlchaos_project to a project")
+                f"set the ini key {REPO_KEY} to the directory with the pipeline, or mlchaos_project to a project"
+            )
     from .project import DVCProject
 
     kwargs: dict[str, Any] = {}
@@ -75,12 +76,18 @@ def discover(values: Mapping[str, Any]) -> tuple[Any, str] | None:
         if names:
             kwargs[argument] = names
     try:
-        project = DVCProject(repo, lower_is_better=_names(values.get("lower_is_better")),
-                             exclude=[p for p in values.get("exclude", ()) if p], **kwargs)
+        project = DVCProject(
+            repo,
+            lower_is_better=_names(values.get("lower_is_better")),
+            exclude=[p for p in values.get("exclude", ()) if p],
+            **kwargs,
+        )
         project.check()
     except ModuleNotFoundError as exc:
-        raise ProjectError(f"pytest --mlchaos found the DVC repository {repo}, but cannot read it: {exc} "
-                           "(install dvc in this environment)") from None
+        raise ProjectError(
+            f"pytest --mlchaos found the DVC repository {repo}, but cannot read it: {exc} "
+            "(install dvc in this environment)"
+        ) from None
     except ProjectError as exc:
         raise ProjectError(f"{exc} (repository {repo}, {how}; ini keys: {', '.join([REPO_KEY, *KEYS])})") from None
     return project, f"DVC repository {repo} ({how})"

@@ -34,5 +34,10 @@ class Facts:
             return cls()
         if not isinstance(data, dict):
             return cls()
-        return cls(tuple(data.get("learned_volatile", ())), tuple(data.get("skipped_stages", ())),
-                   dict(data.get("mlflow") or {}), dict(data.get("listings") or {}), dict(data.get("runs") or {}))
+        return cls(
+            tuple(data.get("learned_volatile", ())),
+            tuple(data.get("skipped_stages", ())),
+            dict(data.get("mlflow") or {}),
+            dict(data.get("listings") or {}),
+            dict(data.get("runs") or {}),
+        )

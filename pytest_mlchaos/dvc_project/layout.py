@@ -121,21 +121,43 @@ def read_layout(root: Path, rev: str | None = "HEAD") -> Layout:
                     plots.append(rel)
             if named:
                 deps = tuple(Path(d.fs_path).resolve().relative_to(base).as_posix() for d in stage.deps)
-                params = tuple(Path(d.fs_path).resolve().relative_to(base).as_posix() for d in stage.deps
-                               if type(d).__name__ == "ParamsDependency")
+                params = tuple(
+                    Path(d.fs_path).resolve().relative_to(base).as_posix()
+                    for d in stage.deps
+                    if type(d).__name__ == "ParamsDependency"
+                )
                 target = f"{Path(stage.path).resolve().relative_to(base).as_posix()}:{named}"
                 cmd = stage.cmd if isinstance(stage.cmd, str) else " && ".join(stage.cmd)
-                pipeline.append(Stage(named, target, cmd, Path(stage.wdir).resolve().relative_to(base).as_posix(),
-                                      deps, tuple(out_paths), params))
+                pipeline.append(
+                    Stage(
+                        named,
+                        target,
+                        cmd,
+                        Path(stage.wdir).resolve().relative_to(base).as_posix(),
+                        deps,
+                        tuple(out_paths),
+                        params,
+                    )
+                )
         metrics.extend(_top_level(repo, base, index._metrics))
         plots.extend(_plot_sources(repo, base, index))
         params_files = [p for s in pipeline for p in s.params_files] + list(_top_level(repo, base, index._params))
-        artifacts = [Artifact(name, _under(repo, base, dvcfile, spec.get("path", "")), spec.get("type"))
-                     for dvcfile, entries in index._artifacts.items() for name, spec in (entries or {}).items()
-                     if isinstance(spec, dict) and spec.get("path")]
+        artifacts = [
+            Artifact(name, _under(repo, base, dvcfile, spec.get("path", "")), spec.get("type"))
+            for dvcfile, entries in index._artifacts.items()
+            for name, spec in (entries or {}).items()
+            if isinstance(spec, dict) and spec.get("path")
+        ]
         dvcfiles = sorted({Path(s.path).resolve().relative_to(base).as_posix() for s in stages})
-    return Layout(tuple(pipeline), tuple(outs), tuple(dict.fromkeys(metrics)), tuple(dict.fromkeys(plots)),
-                  tuple(dict.fromkeys(params_files)), tuple(artifacts), tuple(dvcfiles))
+    return Layout(
+        tuple(pipeline),
+        tuple(outs),
+        tuple(dict.fromkeys(metrics)),
+        tuple(dict.fromkeys(plots)),
+        tuple(dict.fromkeys(params_files)),
+        tuple(artifacts),
+        tuple(dvcfiles),
+    )
 
 
 def _under(repo: Any, base: Path, dvcfile: str, rel: str) -> str:

@@ -117,8 +117,9 @@ def run_in_scratch(root: Path, stage: Stage, metrics_files: Iterable[str]) -> St
         written = {}
         for out in stage.outs:
             path = work / out
-            files = (sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir()
-                     else [path] if path.is_file() else [])
+            files = (
+                sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.is_file() else []
+            )
             for file in files:
                 written[file.relative_to(work).as_posix()] = md5_file(file)
         return StageRun(metrics, written)

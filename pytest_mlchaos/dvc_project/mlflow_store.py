@@ -35,11 +35,16 @@ def _rewrite(db: Path, old: str, new: str) -> int:
     with closing(sqlite3.connect(db)) as conn:
         tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         for table in tables:
-            columns = [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')
-                       if (row[2] or "").upper() in ("", "TEXT") or "CHAR" in (row[2] or "").upper()]
+            columns = [
+                row[1]
+                for row in conn.execute(f'PRAGMA table_info("{table}")')
+                if (row[2] or "").upper() in ("", "TEXT") or "CHAR" in (row[2] or "").upper()
+            ]
             for column in columns:
-                cursor = conn.execute(f'UPDATE "{table}" SET "{column}" = REPLACE("{column}", ?, ?) '
-                                      f'WHERE instr("{column}", ?) > 0', (old, new, old))
+                cursor = conn.execute(
+                    f'UPDATE "{table}" SET "{column}" = REPLACE("{column}", ?, ?) WHERE instr("{column}", ?) > 0',
+                    (old, new, old),
+                )
                 changed += cursor.rowcount
         conn.commit()
     return changed
@@ -51,8 +56,12 @@ def discover(root: Path) -> dict[str, Any]:
     db = Path(root) / MLFLOW_DB
     if not db.is_file():
         return {}
-    found: dict[str, Any] = {"mlflow_db": MLFLOW_DB, "mlflow_artifacts": MLFLOW_ARTIFACTS,
-                             "registry_model": None, "registry_alias": None}
+    found: dict[str, Any] = {
+        "mlflow_db": MLFLOW_DB,
+        "mlflow_artifacts": MLFLOW_ARTIFACTS,
+        "registry_model": None,
+        "registry_alias": None,
+    }
     with closing(sqlite3.connect(db)) as conn:
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "registered_models" in names:
@@ -60,8 +69,9 @@ def discover(root: Path) -> dict[str, Any]:
             if models:
                 found["registry_model"] = models[0]
                 if "registered_model_aliases" in names:
-                    alias = conn.execute("SELECT alias FROM registered_model_aliases WHERE name = ? ORDER BY alias",
-                                         (models[0],)).fetchone()
+                    alias = conn.execute(
+                        "SELECT alias FROM registered_model_aliases WHERE name = ? ORDER BY alias", (models[0],)
+                    ).fetchone()
                     found["registry_alias"] = alias[0] if alias else None
     return found
 
@@ -87,8 +97,10 @@ def canonical_digest(db: Path, root: Path) -> str | None:
         with closing(_connect_ro(db)) as conn:
             tables = sorted(row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"))
             for table in tables:
-                rows = sorted(repr(tuple(v.replace(marker, "<root>") if isinstance(v, str) else v for v in row))
-                              for row in conn.execute(f'SELECT * FROM "{table}"'))
+                rows = sorted(
+                    repr(tuple(v.replace(marker, "<root>") if isinstance(v, str) else v for v in row))
+                    for row in conn.execute(f'SELECT * FROM "{table}"')
+                )
                 h.update(f"{table}\0{len(rows)}\0".encode() + "\0".join(rows).encode())
     except sqlite3.DatabaseError:
         return None
@@ -99,11 +111,14 @@ def served_version(db: Path, model: str, alias: str | None) -> int | None:
     """The version the alias serves (``alias`` None: the latest live version); None if there is none."""
     with closing(_connect_ro(db)) as conn:
         if alias:
-            row = conn.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
-                               (model, alias)).fetchone()
+            row = conn.execute(
+                "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", (model, alias)
+            ).fetchone()
         else:
-            row = conn.execute("SELECT MAX(version) FROM model_versions WHERE name = ? AND current_stage != ?",
-                               (model, "Deleted_Internal")).fetchone()
+            row = conn.execute(
+                "SELECT MAX(version) FROM model_versions WHERE name = ? AND current_stage != ?",
+                (model, "Deleted_Internal"),
+            ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
 
@@ -142,8 +157,11 @@ def problems(root: Path, facts: dict[str, Any]) -> dict[str, str]:
         if model:
             served = served_version(db, model, alias)
             if served is None:
-                why = (f"MLflow registry: {model!r} has no alias {alias!r} any more (it served version {version})"
-                       if alias else f"MLflow registry: {model!r} has no live version any more")
+                why = (
+                    f"MLflow registry: {model!r} has no alias {alias!r} any more (it served version {version})"
+                    if alias
+                    else f"MLflow registry: {model!r} has no live version any more"
+                )
             elif served != version:
                 why = f"MLflow registry: {model!r} serves version {served} instead of {version}"
         found[MLFLOW_DB] = why

@@ -26,8 +26,9 @@ from .source import SourceTree
 from .stagerun import run_stage
 
 
-def _paths(label: str, value: str | Sequence[str] | None, *, single_ok: bool = False,
-           empty_ok: bool = False) -> tuple[str, ...] | None:
+def _paths(
+    label: str, value: str | Sequence[str] | None, *, single_ok: bool = False, empty_ok: bool = False
+) -> tuple[str, ...] | None:
     """A tuple of relative paths (or names), or ProjectError naming ``label`` and what it expects."""
     if value is None:
         return None
@@ -37,8 +38,9 @@ def _paths(label: str, value: str | Sequence[str] | None, *, single_ok: bool = F
         raise ProjectError(f"DVCProject {label}={value!r}: expected a list of paths relative to the repo root")
     items = tuple(value)
     if (not items and not empty_ok) or not all(isinstance(v, str) and v for v in items):
-        raise ProjectError(f"DVCProject {label}={value!r}: "
-                           "expected a non-empty list of paths relative to the repo root")
+        raise ProjectError(
+            f"DVCProject {label}={value!r}: expected a non-empty list of paths relative to the repo root"
+        )
     return items
 
 
@@ -58,11 +60,20 @@ class DVCProject:
       and deps), this process's or the build's, as DVC's run cache does (False: always re-run the stage).
     """
 
-    def __init__(self, source: str | Path, *, metrics_file: str | Sequence[str] | None = None,
-                 model_files: Sequence[str] | None = None, data_files: Sequence[str] | None = None,
-                 name: str | None = None, lower_is_better: Iterable[str] = (), reuse_metrics: bool = True,
-                 skip_stages: Sequence[str] = (), volatile: Sequence[str] = (),
-                 exclude: Iterable[str | Path] = ()) -> None:
+    def __init__(
+        self,
+        source: str | Path,
+        *,
+        metrics_file: str | Sequence[str] | None = None,
+        model_files: Sequence[str] | None = None,
+        data_files: Sequence[str] | None = None,
+        name: str | None = None,
+        lower_is_better: Iterable[str] = (),
+        reuse_metrics: bool = True,
+        skip_stages: Sequence[str] = (),
+        volatile: Sequence[str] = (),
+        exclude: Iterable[str | Path] = (),
+    ) -> None:
         src = Path(source).expanduser()
         if not (src / "dvc.yaml").is_file():
             raise ProjectError(f"DVCProject source {str(source)!r} is not a directory with a dvc.yaml")
@@ -111,8 +122,9 @@ class DVCProject:
                 except ProjectError:
                     raise
                 except Exception as exc:  # DVC's own words about a dvc.yaml it cannot read
-                    raise ProjectError(f"DVCProject {self.source}: DVC cannot read the pipeline: "
-                                       f"{type(exc).__name__}: {exc}") from None
+                    raise ProjectError(
+                        f"DVCProject {self.source}: DVC cannot read the pipeline: {type(exc).__name__}: {exc}"
+                    ) from None
             roles.check_stages(layout, self.options.skip_stages)
             roles.metrics_files(layout, self.options, self._existing(self.source, self.options.metrics_files))
             roles.models(layout, self.options)
@@ -155,17 +167,30 @@ class DVCProject:
         built = read_layout(root, rev=None)
         files = roles.metrics_files(built, self.options, self._existing(root, self.options.metrics_files))
         learned = building.learn_volatile(root, roles.metrics_stages(built, files))
-        listings = {out.path: [[e["relpath"], e["md5"]] for e in _dir_entries(root, out.md5) or []]
-                    for out in built.outs if out.is_dir and out.md5}
-        runs = {key: MEMO[key] for stage, files in roles.metrics_stages(built, files)
-                if (key := deps_key(root, stage, files)) is not None and key in MEMO}
+        listings = {
+            out.path: [[e["relpath"], e["md5"]] for e in _dir_entries(root, out.md5) or []]
+            for out in built.outs
+            if out.is_dir and out.md5
+        }
+        runs = {
+            key: MEMO[key]
+            for stage, files in roles.metrics_stages(built, files)
+            if (key := deps_key(root, stage, files)) is not None and key in MEMO
+        }
         facts = Facts(learned, tuple(self.options.skip_stages), building.mlflow_facts(root), listings, runs)
         building.finish(root, self.name, facts)
-        damage = scan(root, self.layout(root, fresh=True), volatile=self.volatile(root), mlflow=facts.mlflow,
-                      listings=facts.listings)
+        damage = scan(
+            root,
+            self.layout(root, fresh=True),
+            volatile=self.volatile(root),
+            mlflow=facts.mlflow,
+            listings=facts.listings,
+        )
         if not damage.clean:
-            raise ProjectError(f"DVCProject.build of {self.source}: not consistent after repro and push: "
-                               + "; ".join(damage.problems()))
+            raise ProjectError(
+                f"DVCProject.build of {self.source}: not consistent after repro and push: "
+                + "; ".join(damage.problems())
+            )
 
     def relocate(self, root: Path, old_root: Path) -> None:
         """Drop the copied site cache (keyed by the old path), rewrite MLflow's absolute paths, and check that
@@ -176,8 +201,9 @@ class DVCProject:
         for rel in (".dvc/config", LOCK_FILE, ".git/config"):
             path = Path(root) / rel
             if path.is_file() and old in path.read_bytes():
-                raise ProjectError(f"{rel} in {root} holds the absolute path {old_root}; "
-                                   "DVCProject keeps paths relative")
+                raise ProjectError(
+                    f"{rel} in {root} holds the absolute path {old_root}; DVCProject keeps paths relative"
+                )
 
     # -- what the environment is ----------------------------------------------------------------
     def _head(self, root: Path) -> str:
@@ -195,8 +221,13 @@ class DVCProject:
         """What the build learned, as committed at HEAD (a damaged workspace copy cannot change it)."""
         key = self._head(root)
         if key not in self._facts:
-            done = subprocess.run(["git", "show", f"HEAD:{FACTS_FILE}"], cwd=root, env=git_env(Path(root)),
-                                  capture_output=True, check=False)
+            done = subprocess.run(
+                ["git", "show", f"HEAD:{FACTS_FILE}"],
+                cwd=root,
+                env=git_env(Path(root)),
+                capture_output=True,
+                check=False,
+            )
             self._facts[key] = Facts.parse(done.stdout) if done.returncode == 0 else Facts()
         return self._facts[key]
 
@@ -210,8 +241,11 @@ class DVCProject:
         for out in self.layout(root).outs:
             if out.is_dir and out.md5:
                 listed = self.facts(root).listings.get(out.path)
-                entries = ([{"relpath": r} for r, _ in listed] if listed is not None
-                           else _dir_entries(Path(root), out.md5) or [])
+                entries = (
+                    [{"relpath": r} for r, _ in listed]
+                    if listed is not None
+                    else _dir_entries(Path(root), out.md5) or []
+                )
                 found[out.path] = tuple(f"{out.path}/{e['relpath']}" for e in entries)
             else:
                 found[out.path] = (out.path,)
@@ -224,23 +258,34 @@ class DVCProject:
         models = roles.models(layout, self.options)
         metrics_files = roles.metrics_files(layout, self.options, self.options.metrics_files or ())  # checked at build
         metric_stages = [s for s, _ in roles.metrics_stages(layout, metrics_files)]
-        sources = [o.path for o in layout.added] + list(roles.code_files(layout)) + list(layout.dvcfiles) \
+        sources = (
+            [o.path for o in layout.added]
+            + list(roles.code_files(layout))
+            + list(layout.dvcfiles)
             + list(layout.params)
+        )
         mlflow = facts.mlflow
         return Artifacts(
-            data=roles.data(layout, self.options, files_of), models=models,
+            data=roles.data(layout, self.options, files_of),
+            models=models,
             stages=tuple(s.name for s in layout.stages),
-            stage_outputs={s.name: tuple(f for out in s.outs for f in files_of.get(out, (out,)))
-                           for s in layout.stages},
+            stage_outputs={
+                s.name: tuple(f for out in s.outs for f in files_of.get(out, (out,))) for s in layout.stages
+            },
             stage_inputs={s.name: s.deps for s in layout.stages},
             sources=tuple(dict.fromkeys(sources)),
             holdout=roles.holdout(layout, metric_stages, models, files_of),
-            metrics_file=metrics_files[0], metrics_files=metrics_files,
+            metrics_file=metrics_files[0],
+            metrics_files=metrics_files,
             volatile=self.volatile(root),
-            lock_file=LOCK_FILE, dvc_cache=CACHE_DIR, dvc_remote=REMOTE_DIR,
+            lock_file=LOCK_FILE,
+            dvc_cache=CACHE_DIR,
+            dvc_remote=REMOTE_DIR,
             dvc_objects=tuple(sorted(needed_objects(Path(root), layout, self.volatile(root), facts.listings))),
-            mlflow_db=mlflow.get("mlflow_db"), mlflow_artifacts=mlflow.get("mlflow_artifacts"),
-            registry_model=mlflow.get("registry_model"), registry_alias=mlflow.get("registry_alias"),
+            mlflow_db=mlflow.get("mlflow_db"),
+            mlflow_artifacts=mlflow.get("mlflow_artifacts"),
+            registry_model=mlflow.get("registry_model"),
+            registry_alias=mlflow.get("registry_alias"),
             backups=mlflow.get("backups"),
         )
 
@@ -273,8 +318,9 @@ class DVCProject:
         """Outs whose md5 differs from dvc.lock or that are missing; missing or corrupt cache/remote objects;
         git-tracked files that differ from HEAD; stale locks. Volatile outs only have to be there."""
         facts = self.facts(root)
-        return scan(Path(root), self.layout(root), volatile=self.volatile(root), mlflow=facts.mlflow,
-                    listings=facts.listings).problems()
+        return scan(
+            Path(root), self.layout(root), volatile=self.volatile(root), mlflow=facts.mlflow, listings=facts.listings
+        ).problems()
 
     def check_model(self, root: Path) -> str | None:
         """None if every model file loads (in the serialisation it was written in) and, when it can say its

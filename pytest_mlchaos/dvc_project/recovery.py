@@ -34,8 +34,14 @@ from .repo import (
 class _Recovery:
     """One recovery run: strategies in order of cost, each recorded as an ``Attempt`` and verified by md5."""
 
-    def __init__(self, root: Path, layout: Layout, volatile: Sequence[str] = (),
-                 mlflow: Mapping[str, Any] | None = None, listings: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        layout: Layout,
+        volatile: Sequence[str] = (),
+        mlflow: Mapping[str, Any] | None = None,
+        listings: Mapping[str, Any] | None = None,
+    ) -> None:
         self.root = root
         self.layout = layout  # read before any repair: the lock recovery must restore
         self.volatile = tuple(volatile)  # outs judged by metrics: a rebuilt one need not match the lock's bytes
@@ -53,8 +59,12 @@ class _Recovery:
             lock.unlink()  # housekeeping: a leftover repo lock file means nothing to DVC, which rewrites it
         damage = self.scan()
         if damage.clean:
-            return RecoveryResult(True, "none", seconds=time.perf_counter() - start,
-                                  message="nothing to repair: every out matches dvc.lock")
+            return RecoveryResult(
+                True,
+                "none",
+                seconds=time.perf_counter() - start,
+                message="nothing to repair: every out matches dvc.lock",
+            )
         if damage.locks:
             damage = self._try("clear_stale_locks", self._clear_locks, damage)
         if damage.tracked:
@@ -75,8 +85,9 @@ class _Recovery:
             damage = self._try("mlflow_restore", self._mlflow_restore, damage)
         used = [a.strategy for a in self.attempts if a.succeeded]
         message = "" if damage.clean else "still damaged: " + "; ".join(damage.problems())
-        return RecoveryResult(damage.clean, "+".join(used) or None, tuple(self.attempts),
-                              time.perf_counter() - start, message)
+        return RecoveryResult(
+            damage.clean, "+".join(used) or None, tuple(self.attempts), time.perf_counter() - start, message
+        )
 
     def _try(self, name: str, action: Callable[[Damage], None], before: Damage) -> Damage:
         start = time.perf_counter()
@@ -114,8 +125,14 @@ class _Recovery:
             path.unlink()
         after = self.scan()
         ok = not any(why != "missing" for why in after.cache.values())
-        self.attempts.append(Attempt("purge_corrupt_cache", ok, time.perf_counter() - start,
-                                     None if ok else "corrupt objects remain: " + ", ".join(after.cache)))
+        self.attempts.append(
+            Attempt(
+                "purge_corrupt_cache",
+                ok,
+                time.perf_counter() - start,
+                None if ok else "corrupt objects remain: " + ", ".join(after.cache),
+            )
+        )
         return after
 
     def _stage_of(self, rel: str) -> Stage | None:

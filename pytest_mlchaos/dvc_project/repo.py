@@ -26,9 +26,14 @@ MLFLOW_ARTIFACTS = f"{MLFLOW_DIR}/artifacts"
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson", ".xml", ".arff", ".feather")
 MODEL_SUFFIXES = (".pkl", ".pickle", ".joblib", ".skops")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_GIT_ENV = {"GIT_AUTHOR_NAME": "mlchaos", "GIT_AUTHOR_EMAIL": "mlchaos@localhost",
-            "GIT_COMMITTER_NAME": "mlchaos", "GIT_COMMITTER_EMAIL": "mlchaos@localhost",
-            "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
+_GIT_ENV = {
+    "GIT_AUTHOR_NAME": "mlchaos",
+    "GIT_AUTHOR_EMAIL": "mlchaos@localhost",
+    "GIT_COMMITTER_NAME": "mlchaos",
+    "GIT_COMMITTER_EMAIL": "mlchaos@localhost",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_TERMINAL_PROMPT": "0",
+}
 # Variables of the user's shell that would point DVC, MLflow or git somewhere else: never passed on.
 _FOREIGN_PREFIXES = ("DVC_", "MLFLOW_", "_MLFLOW_", "GIT_", "DATABRICKS_")
 _GIT_REPO_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR")
@@ -38,8 +43,10 @@ def _foreign(name: str) -> bool:
     return name.startswith(_FOREIGN_PREFIXES)
 
 
-_GITCONFIG = "[user]\n\tname = mlchaos\n\temail = mlchaos@localhost\n[commit]\n\tgpgsign = false\n" \
-             "[init]\n\tdefaultBranch = main\n"
+_GITCONFIG = (
+    "[user]\n\tname = mlchaos\n\temail = mlchaos@localhost\n[commit]\n\tgpgsign = false\n"
+    "[init]\n\tdefaultBranch = main\n"
+)
 
 
 def _gitconfig() -> Path:
@@ -67,21 +74,24 @@ def hermetic_environ(root: Path, *, site: Path | None = None, base: Mapping[str,
     site = Path(site).resolve() if site is not None else root / SITE_DIR
     env = {k: v for k, v in (os.environ if base is None else base).items() if not _foreign(k)}
     tracking = f"sqlite:///{root / MLFLOW_DB}"
-    env.update({
-        "DVC_NO_ANALYTICS": "1",
-        "DVC_SITE_CACHE_DIR": str(site),
-        "DVC_GLOBAL_CONFIG_DIR": str(site / "global"),
-        "DVC_SYSTEM_CONFIG_DIR": str(site / "system"),
-        "DVC_STUDIO_OFFLINE": "true",
-        "MLFLOW_TRACKING_URI": tracking,
-        "MLFLOW_REGISTRY_URI": tracking,
-        "_MLFLOW_SERVER_ARTIFACT_ROOT": str(root / MLFLOW_ARTIFACTS),  # default artifact root of new experiments
-        "MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool",
-        "GIT_CONFIG_GLOBAL": str(_gitconfig()),
-        "PATH": os.path.dirname(sys.executable) + os.pathsep + (os.environ.get("PATH", "") if base is None
-                                                                 else base.get("PATH", "")),
-        **_GIT_ENV,
-    })
+    env.update(
+        {
+            "DVC_NO_ANALYTICS": "1",
+            "DVC_SITE_CACHE_DIR": str(site),
+            "DVC_GLOBAL_CONFIG_DIR": str(site / "global"),
+            "DVC_SYSTEM_CONFIG_DIR": str(site / "system"),
+            "DVC_STUDIO_OFFLINE": "true",
+            "MLFLOW_TRACKING_URI": tracking,
+            "MLFLOW_REGISTRY_URI": tracking,
+            "_MLFLOW_SERVER_ARTIFACT_ROOT": str(root / MLFLOW_ARTIFACTS),  # default artifact root of new experiments
+            "MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool",
+            "GIT_CONFIG_GLOBAL": str(_gitconfig()),
+            "PATH": os.path.dirname(sys.executable)
+            + os.pathsep
+            + (os.environ.get("PATH", "") if base is None else base.get("PATH", "")),
+            **_GIT_ENV,
+        }
+    )
     return env
 
 
@@ -159,8 +169,13 @@ def git_env(root: Path | None = None) -> dict[str, str]:
 
 
 def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null", *args], cwd=root,
-                          env=git_env(root), capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null", *args],
+        cwd=root,
+        env=git_env(root),
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed in {root}: {done.stderr.strip()}")
     return done.stdout

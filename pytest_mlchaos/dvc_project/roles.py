@@ -46,7 +46,8 @@ def metrics_files(layout: Layout, options: Options, undeclared_ok: Sequence[str]
             declared = ", ".join(layout.metrics) or "none"
             raise ProjectError(
                 "DVCProject: no stage of dvc.yaml writes a metrics file (metrics declared: " + declared + "); "
-                "declare one under `metrics:` in dvc.yaml or pass metrics_file=<path> (ini mlchaos_dvc_metrics)")
+                "declare one under `metrics:` in dvc.yaml or pass metrics_file=<path> (ini mlchaos_dvc_metrics)"
+            )
         return tuple(writable)
     chosen = []
     file_outs = [o.path for o in layout.outs if o.stage is not None and not o.is_dir]
@@ -58,8 +59,13 @@ def metrics_files(layout: Layout, options: Options, undeclared_ok: Sequence[str]
             raise ProjectError(
                 f"DVCProject metrics_file={rel!r}: no stage of dvc.yaml writes it; metrics files dvc.yaml declares: "
                 f"{', '.join(writable) or 'none'}; stage outs: {outs}"
-                + (" (a file inside a directory out counts once declared under `metrics:` in dvc.yaml, or once it "
-                   "exists in the workspace)" if inside_dir else ""))
+                + (
+                    " (a file inside a directory out counts once declared under `metrics:` in dvc.yaml, or once it "
+                    "exists in the workspace)"
+                    if inside_dir
+                    else ""
+                )
+            )
         chosen.append(rel)
     return tuple(dict.fromkeys(chosen))
 
@@ -89,8 +95,9 @@ def check_stages(layout: Layout, names: Sequence[str]) -> tuple[str, ...]:
     known = [s.name for s in layout.stages]
     for name in names:
         if name not in known:
-            raise ProjectError(f"DVCProject skip_stages: {name!r} is not a stage of dvc.yaml; stages: "
-                               f"{', '.join(known)}")
+            raise ProjectError(
+                f"DVCProject skip_stages: {name!r} is not a stage of dvc.yaml; stages: {', '.join(known)}"
+            )
     return tuple(names)
 
 
@@ -125,8 +132,11 @@ def data(layout: Layout, options: Options, files_of: dict[str, tuple[str, ...]])
         for rel in files_of.get(out.path, (out.path,)):
             if rel.endswith(DATA_SUFFIXES) and not out.metric and not out.plot:
                 found.append(rel)
-    return tuple(rel for rel in dict.fromkeys(found) if not _within(rel, model_paths)
-                 and not _within(rel, layout.metrics) and not _within(rel, layout.plots))
+    return tuple(
+        rel
+        for rel in dict.fromkeys(found)
+        if not _within(rel, model_paths) and not _within(rel, layout.metrics) and not _within(rel, layout.plots)
+    )
 
 
 def volatile(layout: Layout, options: Options, learned: Sequence[str] = ()) -> tuple[str, ...]:
@@ -147,8 +157,9 @@ def code_files(layout: Layout) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def holdout(layout: Layout, stages: Sequence[Stage], model_paths: Sequence[str],
-            files_of: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+def holdout(
+    layout: Layout, stages: Sequence[Stage], model_paths: Sequence[str], files_of: dict[str, tuple[str, ...]]
+) -> tuple[str, ...]:
     """The data the metrics stages read but do not write, that are not models, code or params: DVC outs only."""
     outs = [o.path for o in layout.outs]
     written = [o for s in stages for o in s.outs]

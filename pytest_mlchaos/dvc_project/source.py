@@ -26,15 +26,43 @@ from ..project import ProjectError
 from .repo import MLFLOW_DIR, REMOTE_DIR, git_env, md5_file
 
 # Never copied, wherever they are: VCS and tool state, caches, this plugin's own files.
-CLUTTER_NAMES = frozenset({
-    ".git", ".hg", ".svn", ".pytest_cache", "__pycache__", ".mypy_cache", ".ruff_cache", ".tox", ".nox",
-    ".hypothesis", ".ipynb_checkpoints", ".venv", "venv", ".direnv", "node_modules", ".mlchaos", REMOTE_DIR,
-    MLFLOW_DIR, ".DS_Store",
-})
+CLUTTER_NAMES = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".pytest_cache",
+        "__pycache__",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".tox",
+        ".nox",
+        ".hypothesis",
+        ".ipynb_checkpoints",
+        ".venv",
+        "venv",
+        ".direnv",
+        "node_modules",
+        ".mlchaos",
+        REMOTE_DIR,
+        MLFLOW_DIR,
+        ".DS_Store",
+    }
+)
 DVC_PRIVATE = ("cache", "tmp", "config.local")  # under .dvc/: the user's cache, state and credentials
 # Files that cannot change what the pipeline builds: tests, docs, the lock a local run rewrote.
-FINGERPRINT_SKIP = ("test_*.py", "*_test.py", "conftest.py", "*.md", "*.rst", "LICENSE*", "pytest.ini",
-                    "tox.ini", "dvc.lock", ".gitignore")
+FINGERPRINT_SKIP = (
+    "test_*.py",
+    "*_test.py",
+    "conftest.py",
+    "*.md",
+    "*.rst",
+    "LICENSE*",
+    "pytest.ini",
+    "tox.ini",
+    "dvc.lock",
+    ".gitignore",
+)
 
 
 def _is_venv(path: Path) -> bool:
@@ -111,8 +139,13 @@ class SourceTree:
             for name in sorted(dirnames):
                 path = here / name
                 rel = f"{rel_dir}/{name}" if rel_dir else name
-                if (name in CLUTTER_NAMES or path.resolve() in skip_dirs or path.is_symlink() or _is_venv(path)
-                        or (rel_dir == ".dvc" and name in DVC_PRIVATE)):
+                if (
+                    name in CLUTTER_NAMES
+                    or path.resolve() in skip_dirs
+                    or path.is_symlink()
+                    or _is_venv(path)
+                    or (rel_dir == ".dvc" and name in DVC_PRIVATE)
+                ):
                     continue
                 if rel_dir != ".dvc" and rules.ignored(rel, True):
                     continue
@@ -196,7 +229,8 @@ class SourceTree:
             return "cache"
         raise ProjectError(
             f"{out.path} (tracked by {out.origin}) is neither in the workspace of {self.root} nor in its DVC cache "
-            f"{self.cache_dir}: run `dvc pull {out.path}` (or `dvc checkout`) first")
+            f"{self.cache_dir}: run `dvc pull {out.path}` (or `dvc checkout`) first"
+        )
 
 
 def _files_under(path: Path) -> Iterator[Path]:

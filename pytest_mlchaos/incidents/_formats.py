@@ -20,11 +20,21 @@ _HEAD = 1 << 16
 _SNIFF_LINES = 50  # rows read to choose the delimiter and judge the header
 _DELIMITERS = ("\t", ",", ";", "|")  # in order of preference when two split a sample equally well
 _MAGIC = (
-    (b"PAR1", "parquet"), (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"), (b"%PDF", "a PDF document"),
-    (b"\x1f\x8b", "gzip-compressed data"), (b"BZh", "bzip2-compressed data"), (b"\xfd7zXZ", "xz-compressed data"),
-    (b"PK\x03\x04", "a zip archive"), (b"PK\x05\x06", "a zip archive"), (b"SQLite format 3\x00", "an SQLite database"),
-    (b"\x93NUMPY", "a NumPy array file"), (b"\x89HDF", "an HDF5 file"), (b"ARROW1", "an Arrow IPC file"),
+    (b"PAR1", "parquet"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"BZh", "bzip2-compressed data"),
+    (b"\xfd7zXZ", "xz-compressed data"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"PK\x05\x06", "a zip archive"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x93NUMPY", "a NumPy array file"),
+    (b"\x89HDF", "an HDF5 file"),
+    (b"ARROW1", "an Arrow IPC file"),
 )
 
 
@@ -108,8 +118,9 @@ def sniff_text(text: str, complete: bool = True) -> DataFormat:
         lines = lines[:-1]  # the read may have cut the last line
     lines = lines[:_SNIFF_LINES]
     if body.startswith("{"):
-        return (DataFormat("jsonl") if _json_object(lines[0])
-                else DataFormat("a JSON document (not one object per line)"))
+        return (
+            DataFormat("jsonl") if _json_object(lines[0]) else DataFormat("a JSON document (not one object per line)")
+        )
     if body.startswith("["):
         return DataFormat("a JSON document (not one object per line)")
     delimiter = _delimiter(lines)

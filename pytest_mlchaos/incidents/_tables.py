@@ -141,10 +141,14 @@ class Table:
             return index % self.width
         last = self.width - 1
         if self.header is not None:
-            raise IncidentError(f"{where}: parameter {param}={value!r} is not a column of {self.path.name}; "
-                                f"columns: {', '.join(self.header)} (or an index '0' to '{last}')")
-        raise IncidentError(f"{where}: parameter {param}={value!r} cannot name a column of {self.path.name}: it has no "
-                            f"header row; give a 0-based column index, '0' to '{last}' ('-1' for the last)")
+            raise IncidentError(
+                f"{where}: parameter {param}={value!r} is not a column of {self.path.name}; "
+                f"columns: {', '.join(self.header)} (or an index '0' to '{last}')"
+            )
+        raise IncidentError(
+            f"{where}: parameter {param}={value!r} cannot name a column of {self.path.name}: it has no "
+            f"header row; give a 0-based column index, '0' to '{last}' ('-1' for the last)"
+        )
 
     def label_column(self, label: str | None, where: str) -> int:
         """The label: ``label`` as a name or index; by default ``churn`` when the header has it, else the last
@@ -199,8 +203,11 @@ class Table:
         return ids
 
     def _id_values(self, values: list[Any]) -> bool:
-        if (len(values) < 3 or not all(isinstance(v, (str, int, float)) for v in values)
-                or len(set(values)) < len(values)):
+        if (
+            len(values) < 3
+            or not all(isinstance(v, (str, int, float)) for v in values)
+            or len(set(values)) < len(values)
+        ):
             return False
         if all(self.is_int(v) for v in values):  # integers that only increase (stops at the first non-integer)
             nums = [self.number(v) for v in values]
@@ -267,8 +274,16 @@ class JsonlTable(Table):
         rows = [_json_object(line, n, path, where) for n, line in enumerate(lines, 1)]
         header = list(dict.fromkeys(k for row in rows for k in row))
         compact = bool(rows) and json.dumps(rows[0], separators=(",", ":"), ensure_ascii=False) == lines[0]
-        return cls(path, header, lines, rows, newline, final_newline, (",", ":") if compact else (", ", ": "),
-                   ensure_ascii=all(line.isascii() for line in lines[:100]))
+        return cls(
+            path,
+            header,
+            lines,
+            rows,
+            newline,
+            final_newline,
+            (",", ":") if compact else (", ", ": "),
+            ensure_ascii=all(line.isascii() for line in lines[:100]),
+        )
 
     @property
     def n_rows(self) -> int:
@@ -334,11 +349,14 @@ def _json_object(line: str, n: int, path: Path, where: str) -> dict[str, Any]:
     try:
         obj = json.loads(line)
     except ValueError as exc:
-        raise IncidentError(f"{where}: line {n} of {path.name} is not JSON ({exc}); "
-                            "JSON Lines holds one object a line") from None
+        raise IncidentError(
+            f"{where}: line {n} of {path.name} is not JSON ({exc}); JSON Lines holds one object a line"
+        ) from None
     if not isinstance(obj, dict):
-        raise IncidentError(f"{where}: line {n} of {path.name} holds a {type(obj).__name__}, not an object; "
-                            "JSON Lines holds one object a line")
+        raise IncidentError(
+            f"{where}: line {n} of {path.name} holds a {type(obj).__name__}, not an object; "
+            "JSON Lines holds one object a line"
+        )
     return obj
 
 
@@ -362,18 +380,27 @@ class ParquetTable(Table):
         try:
             import pyarrow.parquet as pq
         except ImportError:
-            raise IncidentError(f"{where}: {path.name} is Parquet, and editing Parquet needs pyarrow "
-                                "(pip install pyarrow)") from None
+            raise IncidentError(
+                f"{where}: {path.name} is Parquet, and editing Parquet needs pyarrow (pip install pyarrow)"
+            ) from None
         try:
             parquet = pq.ParquetFile(path)
             table = parquet.read()
         except Exception as exc:  # pyarrow raises its own ArrowInvalid, OSError...
-            raise IncidentError(f"{where}: {path.name} does not read as Parquet "
-                                f"({type(exc).__name__}: {exc})") from None
+            raise IncidentError(
+                f"{where}: {path.name} does not read as Parquet ({type(exc).__name__}: {exc})"
+            ) from None
         meta = parquet.metadata
         codec = meta.row_group(0).column(0).compression if meta.num_row_groups and meta.num_columns else "SNAPPY"
-        return cls(path, list(table.column_names), [table.column(i).to_pylist() for i in range(table.num_columns)],
-                   table.schema, list(table.column_names), compression=codec.lower(), rows=table.num_rows)
+        return cls(
+            path,
+            list(table.column_names),
+            [table.column(i).to_pylist() for i in range(table.num_columns)],
+            table.schema,
+            list(table.column_names),
+            compression=codec.lower(),
+            rows=table.num_rows,
+        )
 
     @property
     def n_rows(self) -> int:
@@ -430,8 +457,9 @@ class ParquetTable(Table):
     def _metadata(self) -> dict[bytes, bytes] | None:
         """The schema's metadata, with pandas' column list following drops, renames and retyped columns."""
         meta = dict(self.schema.metadata or {})
-        if b"pandas" not in meta or (self.sources == list(self.schema.names) and self.header == self.sources
-                                     and not self.retyped):
+        if b"pandas" not in meta or (
+            self.sources == list(self.schema.names) and self.header == self.sources and not self.retyped
+        ):
             return meta or None
         pandas_meta = json.loads(meta[b"pandas"])
         names = dict(zip(self.sources, self.header))

@@ -15,8 +15,15 @@ from .registry import IncidentRegistry, InjectionContext
 from .spec import Incident, IncidentError, Injection
 
 
-def inject(root: str | Path, incident: Incident, *, artifacts: Artifacts, registry: IncidentRegistry | None = None,
-           dry_run: bool = False, run_stage: Callable[[str], None] | None = None) -> Injection:
+def inject(
+    root: str | Path,
+    incident: Incident,
+    *,
+    artifacts: Artifacts,
+    registry: IncidentRegistry | None = None,
+    dry_run: bool = False,
+    run_stage: Callable[[str], None] | None = None,
+) -> Injection:
     """Validate ``incident`` and apply it to the environment at ``root``; return what was done.
 
     Validation (kind, mode, parameter types and ranges, stage names) uses ``registry``
@@ -37,7 +44,11 @@ def inject(root: str | Path, incident: Incident, *, artifacts: Artifacts, regist
         registry = builtin_registry()
     validated = registry.validate(incident, artifacts.available())
     injector = registry.get(validated.kind, validated.mode)
-    ctx = InjectionContext(root=base.resolve(), artifacts=artifacts,
-                           rng=random.Random(validated.seed if validated.seed is not None else 0),
-                           run_stage=run_stage, dry_run=dry_run)
+    ctx = InjectionContext(
+        root=base.resolve(),
+        artifacts=artifacts,
+        rng=random.Random(validated.seed if validated.seed is not None else 0),
+        run_stage=run_stage,
+        dry_run=dry_run,
+    )
     return injector.inject(ctx, validated)

@@ -14,15 +14,18 @@ def describe(registry: IncidentRegistry) -> str:
         lines.append(f"{kind}  (modes: {', '.join(modes)}; default: {modes[0]})")
         for mode in modes:
             injector = registry.get(kind, mode)
-            lines.append(f"  @pytest.mark.incident({kind!r}, mode={mode!r}{_call_args(injector)}): "
-                         f"{injector.summary()}")
+            lines.append(
+                f"  @pytest.mark.incident({kind!r}, mode={mode!r}{_call_args(injector)}): {injector.summary()}"
+            )
             if injector.formats:
                 lines.append(f"      files: {injector.formats}")
             for param in injector.params:
                 lines.append(f"      {describe_param(param)}")
         lines.append("")
-    lines.append("Every incident also takes target= (a path under the environment root, or a role: data, models, a "
-                 "stage name) and seed= (fixes every random choice).")
+    lines.append(
+        "Every incident also takes target= (a path under the environment root, or a role: data, models, a "
+        "stage name) and seed= (fixes every random choice)."
+    )
     return "\n".join(lines)
 
 

@@ -39,8 +39,13 @@ from .registry import IncidentRegistry, InjectionContext
 from .spec import Incident, IncidentError, Param
 
 FRACTION: dict[str, Any] = dict(low=0.0, low_open=True, high=1.0)
-LABEL = Param("label", str, None, doc="the label column, left alone by feature damage: a header name or a 0-based "
-              "index ('-1': the last); default: 'churn' if the header has it, else the last column")
+LABEL = Param(
+    "label",
+    str,
+    None,
+    doc="the label column, left alone by feature damage: a header name or a 0-based "
+    "index ('-1': the last); default: 'churn' if the header has it, else the last column",
+)
 TABLES = "CSV/TSV (with or without a header row), Parquet and JSON Lines tables, each written back in its own format"
 ANY_FILE = "any file; a directory target: one file in it, chosen by the seed"
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson")
@@ -66,16 +71,21 @@ class _DataInjector(RoleInjector):
 
     def pick_in_directory(self, ctx: InjectionContext, rel: str, path: Path) -> str:
         """One file of a directory target, chosen by the seed (hidden files left out); value-level modes refuse."""
-        files = sorted(p for p in path.rglob("*")
-                       if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
         if self.value_level:
             tables = [ctx.rel(p) for p in files if p.suffix.lower() in TABLE_SUFFIXES][:3]
             kinds = Counter(p.suffix.lower() or "no suffix" for p in files)
             held = ", ".join(f"{n} {suffix}" for suffix, n in kinds.most_common()) or "no files"
             hint = f" (e.g. {', '.join(map(repr, tables))})" if tables else ""
-            raise IncidentError(f"{self.where()}: target {rel!r} is a directory ({held}); {self.mode} edits the cells "
-                                f"of one table: pass target=<a table file in it>{hint}. Modes that pick a file in a "
-                                "directory by the seed: bitflip, truncate, delete, stale_version")
+            raise IncidentError(
+                f"{self.where()}: target {rel!r} is a directory ({held}); {self.mode} edits the cells "
+                f"of one table: pass target=<a table file in it>{hint}. Modes that pick a file in a "
+                "directory by the seed: bitflip, truncate, delete, stale_version"
+            )
         if not files:
             raise IncidentError(f"{self.where()}: target {rel!r} is a directory with no files to damage")
         return ctx.rel(ctx.rng.choice(files))
@@ -113,8 +123,10 @@ class _DataInjector(RoleInjector):
 
 
 def refuse_format(ctx: InjectionContext, where: str, mode: str, path: Path, fmt: DataFormat) -> NoReturn:
-    raise IncidentError(f"{where}: {ctx.rel(path)} is {fmt.describe()}; {mode} edits the cells of CSV/TSV, Parquet and "
-                        f"JSON Lines tables only. Modes that apply to it as bytes: {', '.join(byte_modes(ctx, path))}")
+    raise IncidentError(
+        f"{where}: {ctx.rel(path)} is {fmt.describe()}; {mode} edits the cells of CSV/TSV, Parquet and "
+        f"JSON Lines tables only. Modes that apply to it as bytes: {', '.join(byte_modes(ctx, path))}"
+    )
 
 
 def byte_modes(ctx: InjectionContext, path: Path) -> list[str]:
@@ -151,8 +163,9 @@ class Noise(_TableInjector):
     kind, mode = "data_corruption", "noise"
     params = (
         Param("fraction", float, 0.1, doc="share of rows hit", severity=True, **FRACTION),
-        Param("scale", float, 0.5, doc="noise standard deviation, in units of each column's std",
-              low=0.0, low_open=True),
+        Param(
+            "scale", float, 0.5, doc="noise standard deviation, in units of each column's std", low=0.0, low_open=True
+        ),
         LABEL,
     )
 
@@ -160,13 +173,15 @@ class Noise(_TableInjector):
         features = set(table.feature_columns(table.label_column(incident.param("label"), self.where())))
         numeric = {c: v for c, v in table.numeric_columns().items() if c in features}
         if not numeric or not table.n_rows:
-            raise IncidentError(f"{self.where()}: {table.path.name} has no numeric feature columns (and rows) to add "
-                                "noise to")
+            raise IncidentError(
+                f"{self.where()}: {table.path.name} has no numeric feature columns (and rows) to add noise to"
+            )
         n = table.n_rows
         rows = pick(ctx.rng, range(n), count_for(incident.param("fraction"), n))
         scale = incident.param("scale")
-        plan = [(c, table.number_writer(is_int, decimals), scale * std)
-                for c, (is_int, decimals, std) in numeric.items()]
+        plan = [
+            (c, table.number_writer(is_int, decimals), scale * std) for c, (is_int, decimals, std) in numeric.items()
+        ]
         draws = iter(standard_normals(ctx.rng, len(rows) * len(plan)))
         changed = 0
         for i in rows:  # the hot loop of a large table: kept to the bare operations
@@ -185,8 +200,10 @@ class Noise(_TableInjector):
                         fields[c] = new
             table.set_fields(i, fields, plain=True)
         cols = ", ".join(table.names[c] for c in numeric)
-        return (f"added noise (scale {scale} std) to {changed} values in {len(rows)} of {n} rows of "
-                f"{self.name(ctx, table.path)} (columns {cols})")
+        return (
+            f"added noise (scale {scale} std) to {changed} values in {len(rows)} of {n} rows of "
+            f"{self.name(ctx, table.path)} (columns {cols})"
+        )
 
 
 class MissingValues(_TableInjector):
@@ -202,8 +219,10 @@ class MissingValues(_TableInjector):
     def edit(self, ctx: InjectionContext, incident: Incident, table: Table) -> str:
         cols = table.feature_columns(table.label_column(incident.param("label"), self.where()))
         if not cols or not table.n_rows:
-            raise IncidentError(f"{self.where()}: {table.path.name} has no feature columns (and rows) to blank "
-                                f"(label and id-like columns are left alone)")
+            raise IncidentError(
+                f"{self.where()}: {table.path.name} has no feature columns (and rows) to blank "
+                f"(label and id-like columns are left alone)"
+            )
         n = table.n_rows
         rows = pick(ctx.rng, range(n), count_for(incident.param("fraction"), n))
         blanked = 0
@@ -215,8 +234,10 @@ class MissingValues(_TableInjector):
                 blanked += 1
                 table.set_fields(i, fields)
         names = ", ".join(table.names[c] for c in cols)
-        return (f"blanked {blanked} feature values in {len(rows)} of {n} rows of {self.name(ctx, table.path)} "
-                f"(columns {names})")
+        return (
+            f"blanked {blanked} feature values in {len(rows)} of {n} rows of {self.name(ctx, table.path)} "
+            f"(columns {names})"
+        )
 
 
 class Duplicates(_TableInjector):
@@ -248,8 +269,10 @@ class LabelFlip(_TableInjector):
         n = table.n_rows
         classes = sorted({_hashable(v) for v in table.column_values(col) if not table.is_blank(v)}, key=_class_order)
         if len(classes) < 2:
-            raise IncidentError(f"{self.where()}: label column {table.col_name(col)} of {table.path.name} has fewer "
-                                f"than 2 classes: {classes}")
+            raise IncidentError(
+                f"{self.where()}: label column {table.col_name(col)} of {table.path.name} has fewer "
+                f"than 2 classes: {classes}"
+            )
         rows = pick(ctx.rng, range(n), count_for(incident.param("fraction"), n))
         for i in rows:
             fields = table.fields(i)
@@ -257,8 +280,10 @@ class LabelFlip(_TableInjector):
                 others = [c for c in classes if c != _hashable(fields[col])]
                 fields[col] = others[0] if len(others) == 1 else ctx.rng.choice(others)
                 table.set_fields(i, fields, plain=True)
-        return (f"flipped the {table.col_name(col)} label of {len(rows)} of {n} rows of {self.name(ctx, table.path)} "
-                f"(classes {classes})")
+        return (
+            f"flipped the {table.col_name(col)} label of {len(rows)} of {n} rows of {self.name(ctx, table.path)} "
+            f"(classes {classes})"
+        )
 
 
 def _hashable(value: Any) -> Any:
@@ -278,8 +303,12 @@ class SchemaDrift(_TableInjector):
     kind, mode = "data_corruption", "schema_drift"
     params = (
         Param("change", str, "drop", doc="what changed", choices=("drop", "rename", "reorder", "dtype")),
-        Param("column", str, None, doc="the column hit, a name or a 0-based index (default: a feature column chosen "
-                                       "by the seed)"),
+        Param(
+            "column",
+            str,
+            None,
+            doc="the column hit, a name or a 0-based index (default: a feature column chosen by the seed)",
+        ),
         LABEL,
     )
 
@@ -287,8 +316,10 @@ class SchemaDrift(_TableInjector):
         change = incident.param("change")
         where = self.name(ctx, table.path)
         if change == "rename" and table.header is None:
-            raise IncidentError(f"{self.where()}: change='rename' needs column names and {where} has no header row; "
-                                "changes that apply to it: drop, reorder, dtype")
+            raise IncidentError(
+                f"{self.where()}: change='rename' needs column names and {where} has no header row; "
+                "changes that apply to it: drop, reorder, dtype"
+            )
         if change in ("drop", "reorder") and table.width < 2:
             raise IncidentError(f"{self.where()}: {where} has a single column; nothing to {change}")
         col = self.column(ctx, incident, table, change)
@@ -314,8 +345,9 @@ class SchemaDrift(_TableInjector):
         if incident.param("column") is not None:
             return table.column(incident.param("column"), self.where())
         label = table.label_column(incident.param("label"), self.where())
-        features = (table.feature_columns(label) or [c for c in range(table.width) if c != label]
-                    or list(range(table.width)))
+        features = (
+            table.feature_columns(label) or [c for c in range(table.width) if c != label] or list(range(table.width))
+        )
         if change == "dtype":
             numeric = table.numeric_columns()
             features = [c for c in features if c in numeric] or features
@@ -334,8 +366,9 @@ def _retype(table: Table, col: int) -> str:
         table.replace_column(col, [v if table.is_blank(v) else _decimal_comma(table.cell_text(v)) for v in values])
         return "numbers written with decimal commas (now text)"
     codes: dict[Any, int] = {}  # categories exported as integer codes
-    table.replace_column(col, [v if table.is_blank(v) else table.code(codes.setdefault(_hashable(v), len(codes)))
-                               for v in values])
+    table.replace_column(
+        col, [v if table.is_blank(v) else table.code(codes.setdefault(_hashable(v), len(codes))) for v in values]
+    )
     return f"categories replaced by {len(codes)} integer codes"
 
 
@@ -355,8 +388,9 @@ class Truncate(_DataInjector):
     """
 
     kind, mode = "data_corruption", "truncate"
-    params = (Param("fraction", float, 0.5, doc="share of the bytes kept",
-                    low=0.0, low_open=True, high=1.0, high_open=True),)
+    params = (
+        Param("fraction", float, 0.5, doc="share of the bytes kept", low=0.0, low_open=True, high=1.0, high_open=True),
+    )
 
     def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
         data = path.read_bytes()
@@ -379,8 +413,10 @@ class Bitflip(_DataInjector):
         offsets = flip_bytes_in_place(path, ctx.rng, incident.param("flips"), start=_first_row_offset(path))
         restore_times(path, st)
         more = "..." if len(offsets) > 10 else ""
-        return (f"flipped one bit in {len(offsets)} byte(s) of {self.name(ctx, path)} at offsets {offsets[:10]}{more} "
-                "(size and mtime unchanged)")
+        return (
+            f"flipped one bit in {len(offsets)} byte(s) of {self.name(ctx, path)} at offsets {offsets[:10]}{more} "
+            "(size and mtime unchanged)"
+        )
 
 
 def _first_row_offset(path: Path) -> int:
@@ -412,11 +448,24 @@ class StaleVersion(_DataInjector):
 
     kind, mode = "data_corruption", "stale_version"
     params = (
-        Param("fraction", float, 0.2, doc="share of the newest rows the older version lacks (subset source)",
-              severity=True, low=0.0, low_open=True, high=1.0, high_open=True),
-        Param("source", str, "auto", doc="auto: a previous version from the DVC cache if git history has one, else a "
-                                         "subset",
-              choices=("auto", "cache", "subset")),
+        Param(
+            "fraction",
+            float,
+            0.2,
+            doc="share of the newest rows the older version lacks (subset source)",
+            severity=True,
+            low=0.0,
+            low_open=True,
+            high=1.0,
+            high_open=True,
+        ),
+        Param(
+            "source",
+            str,
+            "auto",
+            doc="auto: a previous version from the DVC cache if git history has one, else a subset",
+            choices=("auto", "cache", "subset"),
+        ),
     )
     formats = "cache: any file with an earlier DVC version; subset: " + TABLES
 
@@ -437,8 +486,10 @@ class StaleVersion(_DataInjector):
                 write_atomic(path, old.read_bytes())  # a copy: the cache object keeps its own inode and mode
                 return f"put back a previous version of {rel} from the DVC cache ({ctx.rel(old)})"
             if source == "cache":
-                raise IncidentError(f"{self.where()}: no previous version of {rel!r} in git history and the DVC "
-                                    "cache; use source='subset'")
+                raise IncidentError(
+                    f"{self.where()}: no previous version of {rel!r} in git history and the DVC "
+                    "cache; use source='subset'"
+                )
         fmt = self.table_format(ctx, path)
         table = read_table(path, self.where(), fmt)
         n = table.n_rows
@@ -461,8 +512,13 @@ def _previous_dvc_version(ctx: InjectionContext, rel: str, path: Path) -> Path |
         return None
     cache = root / (ctx.artifacts.dvc_cache or ".dvc/cache")
     try:
-        log = subprocess.run(["git", "-C", str(root), "log", "--format=%H", "--", dvc_file],
-                             capture_output=True, text=True, check=True, timeout=30).stdout.split()
+        log = subprocess.run(
+            ["git", "-C", str(root), "log", "--format=%H", "--", dvc_file],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.split()
     except (OSError, subprocess.SubprocessError):
         return None
     from .registry import file_digest
@@ -470,8 +526,13 @@ def _previous_dvc_version(ctx: InjectionContext, rel: str, path: Path) -> Path |
     current = file_digest(path)
     for commit in log:
         try:
-            text = subprocess.run(["git", "-C", str(root), "show", f"{commit}:{dvc_file}"],
-                                  capture_output=True, text=True, check=True, timeout=30).stdout
+            text = subprocess.run(
+                ["git", "-C", str(root), "show", f"{commit}:{dvc_file}"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             continue
         for md5 in _MD5.findall(text):

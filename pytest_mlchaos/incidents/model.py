@@ -56,8 +56,14 @@ class Corrupt(_ModelFile):
     kind, mode = "model_loss", "corrupt"
     params = (
         Param("nbytes", int, 64, doc="how many bytes are overwritten", low=1, high=1 << 30, severity=True),
-        Param("where", str, "header", doc="header: where loading starts (byte 0; a skops zip's directory record at its "
-              "end), so loading fails; random: at a seeded offset, may load silently", choices=("header", "random")),
+        Param(
+            "where",
+            str,
+            "header",
+            doc="header: where loading starts (byte 0; a skops zip's directory record at its "
+            "end), so loading fails; random: at a seeded offset, may load silently",
+            choices=("header", "random"),
+        ),
     )
     formats = MODEL_FILES
 
@@ -70,18 +76,19 @@ class Corrupt(_ModelFile):
         header = incident.param("where") == "header"
         start = _header_start(data, fmt, n) if header else ctx.rng.randrange(0, len(data) - n + 1)
         garbage = bytearray(ctx.rng.randbytes(n))
-        if garbage == data[start:start + n]:
+        if garbage == data[start : start + n]:
             garbage = bytearray(b ^ 0xFF for b in garbage)
         if header:
             _make_unloadable(garbage, data, start, fmt, ctx.rng)
-        data[start:start + n] = garbage
+        data[start : start + n] = garbage
         write_atomic(path, bytes(data))
         return f"overwrote {n} bytes of {ctx.rel(path)} ({fmt}) at offset {start} (size unchanged)"
 
 
 # Bytes that start no pickle opcode nor a compressed joblib file: a stream starting with one cannot load.
-_NOT_A_PICKLE_START = sorted(set(range(256)) - {ord(op.code) for op in pickletools.opcodes}
-                             - {0x1F, 0x42, 0xFD, 0x04, 0x5A, 0x78})
+_NOT_A_PICKLE_START = sorted(
+    set(range(256)) - {ord(op.code) for op in pickletools.opcodes} - {0x1F, 0x42, 0xFD, 0x04, 0x5A, 0x78}
+)
 _ZIP_END = b"PK\x05\x06"  # signature of a zip's end-of-central-directory record
 
 
@@ -107,8 +114,9 @@ class Truncate(_ModelFile):
     """The model file cut short, as a copy or upload interrupted halfway leaves it."""
 
     kind, mode = "model_loss", "truncate"
-    params = (Param("fraction", float, 0.5, doc="share of the bytes kept",
-                    low=0.0, low_open=True, high=1.0, high_open=True),)
+    params = (
+        Param("fraction", float, 0.5, doc="share of the bytes kept", low=0.0, low_open=True, high=1.0, high_open=True),
+    )
     formats = MODEL_FILES
 
     def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
@@ -130,10 +138,24 @@ class WrongModel(_ModelFile):
 
     kind, mode = "model_loss", "wrong_model"
     params = (
-        Param("variant", str, "auto", doc="pruned: a forest cut to a few trees; degraded: predictions wrong on a "
-              "fraction of rows; auto: pruned for forests, else degraded", choices=("auto", "pruned", "degraded")),
-        Param("fraction", float, 0.3, doc="degraded: share of predictions made wrong", severity=True,
-              low=0.0, low_open=True, high=1.0),
+        Param(
+            "variant",
+            str,
+            "auto",
+            doc="pruned: a forest cut to a few trees; degraded: predictions wrong on a "
+            "fraction of rows; auto: pruned for forests, else degraded",
+            choices=("auto", "pruned", "degraded"),
+        ),
+        Param(
+            "fraction",
+            float,
+            0.3,
+            doc="degraded: share of predictions made wrong",
+            severity=True,
+            low=0.0,
+            low_open=True,
+            high=1.0,
+        ),
         Param("trees", int, 1, doc="pruned: trees kept", low=1),
     )
     formats = "pickle, joblib, skops model files (written back in the same serialisation); not opaque files"
@@ -143,9 +165,11 @@ class WrongModel(_ModelFile):
         for rel in chosen:
             path = ctx.path(rel)
             if path.is_file() and model_format(path) == "opaque":
-                raise IncidentError(f"{self.where()}: {rel} is not a pickle, joblib or skops file (opaque bytes that "
-                                    "only the project's own code reads), so no worse model can be written in its "
-                                    "format; modes that apply to it as bytes: corrupt, truncate, delete")
+                raise IncidentError(
+                    f"{self.where()}: {rel} is not a pickle, joblib or skops file (opaque bytes that "
+                    "only the project's own code reads), so no worse model can be written in its "
+                    "format; modes that apply to it as bytes: corrupt, truncate, delete"
+                )
         return chosen
 
     def damage(self, ctx: InjectionContext, incident: Incident, path: Path) -> str:
@@ -153,8 +177,9 @@ class WrongModel(_ModelFile):
         try:
             model = load_model(path, fmt)
         except Exception as exc:
-            raise IncidentError(f"{self.where()}: {ctx.rel(path)} does not load as {fmt} "
-                                f"({type(exc).__name__}: {exc})") from exc
+            raise IncidentError(
+                f"{self.where()}: {ctx.rel(path)} does not load as {fmt} ({type(exc).__name__}: {exc})"
+            ) from exc
         model, how = self.worsen(ctx, incident, model, fmt, ctx.rel(path))
         tmp = path.with_name(f".{path.name}.mlchaos-model")
         try:
@@ -169,27 +194,34 @@ class WrongModel(_ModelFile):
         variant = incident.param("variant")
         forest = _forest(model)
         if variant == "pruned" and forest is None:
-            raise IncidentError(f"{self.where()}: variant='pruned' needs a forest (an estimator with estimators_), "
-                                f"{rel} holds {type(model).__name__}; allowed variants: auto, degraded")
+            raise IncidentError(
+                f"{self.where()}: variant='pruned' needs a forest (an estimator with estimators_), "
+                f"{rel} holds {type(model).__name__}; allowed variants: auto, degraded"
+            )
         trees = incident.param("trees")
         if variant == "pruned" and len(forest.estimators_) <= trees:
-            raise IncidentError(f"{self.where()}: parameter trees={trees} must be below the forest's "
-                                f"{len(forest.estimators_)} trees for variant='pruned'")
+            raise IncidentError(
+                f"{self.where()}: parameter trees={trees} must be below the forest's "
+                f"{len(forest.estimators_)} trees for variant='pruned'"
+            )
         if variant in ("auto", "pruned") and forest is not None and len(forest.estimators_) > trees:
             kept = sorted(ctx.rng.sample(range(len(forest.estimators_)), trees))
             forest.estimators_ = [forest.estimators_[i] for i in kept]
             forest.n_estimators = trees
             return model, f"{type(model).__name__} with its forest cut to {trees} tree(s) (trees {kept})"
         if fmt == "skops":
-            raise IncidentError(f"{self.where()}: {rel} is a skops file; variant {variant!r} would wrap "
-                                f"{type(model).__name__} in a class its skops loader does not trust, so it would fail "
-                                "to load instead of scoring worse; a skops model takes variant='pruned' (a forest "
-                                "with more trees than trees=), or use mode 'corrupt'")
+            raise IncidentError(
+                f"{self.where()}: {rel} is a skops file; variant {variant!r} would wrap "
+                f"{type(model).__name__} in a class its skops loader does not trust, so it would fail "
+                "to load instead of scoring worse; a skops model takes variant='pruned' (a forest "
+                "with more trees than trees=), or use mode 'corrupt'"
+            )
         from ._degraded import DegradedModel
 
         fraction = incident.param("fraction")
-        return DegradedModel(model, fraction, ctx.rng.getrandbits(32)), \
-            f"{type(model).__name__} wrapped so that {fraction:.0%} of its predictions are wrong"
+        return DegradedModel(
+            model, fraction, ctx.rng.getrandbits(32)
+        ), f"{type(model).__name__} wrapped so that {fraction:.0%} of its predictions are wrong"
 
 
 def _forest(model: Any) -> Any:
@@ -205,8 +237,9 @@ class _Registry(Injector):
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         where = f"incident {self.kind}/{self.mode}"
         if not ctx.artifacts.registry_model:
-            raise IncidentError(f"{where}: this environment names no registered model "
-                                "(artifacts.registry_model is not set)")
+            raise IncidentError(
+                f"{where}: this environment names no registered model (artifacts.registry_model is not set)"
+            )
         if incident.target is not None:
             return [incident.target]
         if not ctx.artifacts.mlflow_db:
@@ -223,14 +256,16 @@ class _Registry(Injector):
             with con:
                 yield con
         except sqlite3.DatabaseError as exc:
-            raise IncidentError(f"incident {self.kind}/{self.mode}: {path.name} is not a readable MLflow database "
-                                f"({exc})") from exc
+            raise IncidentError(
+                f"incident {self.kind}/{self.mode}: {path.name} is not a readable MLflow database ({exc})"
+            ) from exc
         finally:
             con.close()
 
     def aliased_version(self, con: sqlite3.Connection, name: str, alias: str | None) -> int | None:
-        row = con.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
-                          (name, alias)).fetchone()
+        row = con.execute(
+            "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", (name, alias)
+        ).fetchone()
         return None if row is None else int(row[0])
 
 
@@ -245,8 +280,9 @@ class RegistryAliasLost(_Registry):
         with self.session(targets[0]) as con:
             version = self.aliased_version(con, name, alias)
             if version is None:
-                raise IncidentError(f"incident {self.kind}/{self.mode}: "
-                                    f"model {name!r} has no alias {alias!r} to remove")
+                raise IncidentError(
+                    f"incident {self.kind}/{self.mode}: model {name!r} has no alias {alias!r} to remove"
+                )
             con.execute("DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?", (name, alias))
             con.execute("UPDATE registered_models SET last_updated_time = ? WHERE name = ?", (_later(con, name), name))
         return f"removed alias {alias!r} (version {version}) from registered model {name!r} in {ctx.rel(targets[0])}"
@@ -256,30 +292,45 @@ class RegistryVersionDeleted(_Registry):
     """A registered model version deleted, as MlflowClient.delete_model_version leaves it (its aliases go too)."""
 
     kind, mode = "model_loss", "registry_version_deleted"
-    params = (Param("version", int, None,
-                    doc="the version deleted (default: the one the alias serves, else the latest)", low=1),)
+    params = (
+        Param(
+            "version", int, None, doc="the version deleted (default: the one the alias serves, else the latest)", low=1
+        ),
+    )
 
     def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         name, alias = ctx.artifacts.registry_model, ctx.artifacts.registry_alias
         assert name is not None  # targets() refused an environment that names no registered model
         with self.session(targets[0]) as con:
-            live = [int(v) for (v,) in con.execute(
-                "SELECT version FROM model_versions WHERE name = ? AND current_stage != ? ORDER BY version",
-                (name, STAGE_DELETED_INTERNAL))]
-            version = (incident.param("version") or self.aliased_version(con, name, alias)
-                       or (live[-1] if live else None))
+            live = [
+                int(v)
+                for (v,) in con.execute(
+                    "SELECT version FROM model_versions WHERE name = ? AND current_stage != ? ORDER BY version",
+                    (name, STAGE_DELETED_INTERNAL),
+                )
+            ]
+            version = (
+                incident.param("version") or self.aliased_version(con, name, alias) or (live[-1] if live else None)
+            )
             if version not in live:
-                raise IncidentError(f"incident {self.kind}/{self.mode}: parameter version={version!r} is not a live "
-                                    f"version of {name!r}; versions: {', '.join(map(str, live)) or 'none'}")
+                raise IncidentError(
+                    f"incident {self.kind}/{self.mode}: parameter version={version!r} is not a live "
+                    f"version of {name!r}; versions: {', '.join(map(str, live)) or 'none'}"
+                )
             now = _later(con, name)
-            lost = [a for (a,) in con.execute("SELECT alias FROM registered_model_aliases "
-                                              "WHERE name = ? AND version = ?", (name, version))]
+            lost = [
+                a
+                for (a,) in con.execute(
+                    "SELECT alias FROM registered_model_aliases WHERE name = ? AND version = ?", (name, version)
+                )
+            ]
             con.execute("DELETE FROM registered_model_aliases WHERE name = ? AND version = ?", (name, version))
             con.execute(
                 "UPDATE model_versions SET current_stage = ?, last_updated_time = ?, description = NULL, "
                 "user_id = NULL, source = 'REDACTED-SOURCE-PATH', run_id = 'REDACTED-RUN-ID', "
                 "run_link = 'REDACTED-RUN-LINK', status_message = NULL WHERE name = ? AND version = ?",
-                (STAGE_DELETED_INTERNAL, now, name, version))
+                (STAGE_DELETED_INTERNAL, now, name, version),
+            )
             con.execute("UPDATE registered_models SET last_updated_time = ? WHERE name = ?", (now, name))
         gone = f" and its alias(es) {', '.join(lost)}" if lost else ""
         return f"deleted version {version} of registered model {name!r}{gone} in {ctx.rel(targets[0])}"
@@ -287,8 +338,9 @@ class RegistryVersionDeleted(_Registry):
 
 def _later(con: sqlite3.Connection, name: str) -> int:
     """A timestamp just after the model's last update: deterministic, so one seed gives one database."""
-    row = con.execute("SELECT MAX(COALESCE(last_updated_time, creation_time, 0)) FROM registered_models WHERE name = ?",
-                      (name,)).fetchone()
+    row = con.execute(
+        "SELECT MAX(COALESCE(last_updated_time, creation_time, 0)) FROM registered_models WHERE name = ?", (name,)
+    ).fetchone()
     return int(row[0] or 0) + 1
 
 

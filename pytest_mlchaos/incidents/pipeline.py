@@ -33,8 +33,10 @@ class _StageInjector(Injector):
     def inject(self, ctx: InjectionContext, incident: Incident) -> Injection:
         stages = list(ctx.artifacts.stages)
         if self.needs_runner and ctx.run_stage is None:
-            raise IncidentError(f"{self.where()}: this project does not support running stages "
-                                "(it has no run_stage), so a stage cannot be made to fail")
+            raise IncidentError(
+                f"{self.where()}: this project does not support running stages "
+                "(it has no run_stage), so a stage cannot be made to fail"
+            )
         stage = incident.param("stage")
         if stage is None and (self.needs_stage or stages):
             if not stages:
@@ -42,8 +44,10 @@ class _StageInjector(Injector):
             stage = ctx.rng.choice(stages)
             incident = incident.replace(params={**incident.param_dict, "stage": stage})
         elif stage is not None and stage not in stages:
-            raise IncidentError(f"{self.where()}: parameter stage={stage!r} is not one of the project's stages: "
-                                + ", ".join(repr(s) for s in stages))
+            raise IncidentError(
+                f"{self.where()}: parameter stage={stage!r} is not one of the project's stages: "
+                + ", ".join(repr(s) for s in stages)
+            )
         return super().inject(ctx, incident)
 
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
@@ -58,9 +62,15 @@ class _FailpointInjector(_StageInjector):
     point = "start"
 
     def arm(self, ctx: InjectionContext, incident: Incident, stage: str) -> None:
-        failpoints.arm(ctx.root, stage, self.action, point=self.point, persistent=incident.param("persistent", False),
-                       seconds=incident.param("seconds", 0.0) or 0.0,
-                       message=f"stage {stage!r} crashed (injected by mlchaos)")
+        failpoints.arm(
+            ctx.root,
+            stage,
+            self.action,
+            point=self.point,
+            persistent=incident.param("persistent", False),
+            seconds=incident.param("seconds", 0.0) or 0.0,
+            message=f"stage {stage!r} crashed (injected by mlchaos)",
+        )
 
     def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
         stage = incident.param("stage")
@@ -72,9 +82,11 @@ class _FailpointInjector(_StageInjector):
             kept = " (persistent: it fails again on every rerun)" if incident.param("persistent") else ""
             return f"{self.outcome(stage)}: {type(exc).__name__}: {exc}{kept}"
         failpoints.disarm(ctx.root, stage)
-        raise IncidentError(f"{self.where()}: stage {stage!r} ran to the end without failing: the project's stage "
-                            "runner must call pytest_mlchaos.failpoints.hit(root, stage) at the start and hit(root, "
-                            "stage, 'write') before writing")
+        raise IncidentError(
+            f"{self.where()}: stage {stage!r} ran to the end without failing: the project's stage "
+            "runner must call pytest_mlchaos.failpoints.hit(root, stage) at the start and hit(root, "
+            "stage, 'write') before writing"
+        )
 
     def outcome(self, stage: str) -> str:
         return f"stage {stage!r} crashed"
@@ -91,8 +103,20 @@ class Hang(_FailpointInjector):
     """A stage hangs past its timeout (a stuck download, a deadlock) and the watchdog stops it."""
 
     kind, mode = "pipeline_failure", "hang"
-    params = (STAGE, Param("seconds", float, 0.2, doc="how long the stage hangs before its timeout fires",
-                           low=0.0, low_open=True, high=600.0, severity=True), PERSISTENT)
+    params = (
+        STAGE,
+        Param(
+            "seconds",
+            float,
+            0.2,
+            doc="how long the stage hangs before its timeout fires",
+            low=0.0,
+            low_open=True,
+            high=600.0,
+            severity=True,
+        ),
+        PERSISTENT,
+    )
     action = "hang"
 
     def outcome(self, stage: str) -> str:
@@ -114,8 +138,19 @@ class PartialWrite(_StageInjector):
     """A stage killed after writing part of its outputs: each output cut mid-row, no newline at the end."""
 
     kind, mode = "pipeline_failure", "partial_write"
-    params = (STAGE, Param("fraction", float, 0.5, doc="share of each output's bytes written before the kill",
-                           low=0.0, low_open=True, high=1.0, high_open=True))
+    params = (
+        STAGE,
+        Param(
+            "fraction",
+            float,
+            0.5,
+            doc="share of each output's bytes written before the kill",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+            high_open=True,
+        ),
+    )
 
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         stage = incident.param("stage")
@@ -144,13 +179,29 @@ class StaleLock(_StageInjector):
 
     kind, mode = "pipeline_failure", "stale_lock"
     params = (
-        Param("lock", str, "rwlock", doc="rwlock: stage outputs write-locked; lock: the repo lock file (DVC ignores a "
-              "stale one unless core.hardlink_lock is set); "
-              "dvc_lock: dvc.lock cut mid-line", choices=("rwlock", "lock", "dvc_lock")),
-        Param("stage", str, None, doc="rwlock: the stage whose outputs stay locked (default: chosen by the seed)",
-              choices_from="stages"),
-        Param("blocking", bool, True, doc="rwlock: the dead run's PID now belongs to a live process (PID 1, as in a "
-              "restarted container), so DVC refuses to proceed; false: a dead PID, which DVC clears with a warning"),
+        Param(
+            "lock",
+            str,
+            "rwlock",
+            doc="rwlock: stage outputs write-locked; lock: the repo lock file (DVC ignores a "
+            "stale one unless core.hardlink_lock is set); "
+            "dvc_lock: dvc.lock cut mid-line",
+            choices=("rwlock", "lock", "dvc_lock"),
+        ),
+        Param(
+            "stage",
+            str,
+            None,
+            doc="rwlock: the stage whose outputs stay locked (default: chosen by the seed)",
+            choices_from="stages",
+        ),
+        Param(
+            "blocking",
+            bool,
+            True,
+            doc="rwlock: the dead run's PID now belongs to a live process (PID 1, as in a "
+            "restarted container), so DVC refuses to proceed; false: a dead PID, which DVC clears with a warning",
+        ),
     )
     needs_stage = False
 
@@ -158,8 +209,9 @@ class StaleLock(_StageInjector):
         lock = incident.param("lock")
         if lock == "dvc_lock":
             if not ctx.artifacts.lock_file:
-                raise IncidentError(f"{self.where()}: lock='dvc_lock' needs artifacts.lock_file; allowed here: "
-                                    "rwlock, lock")
+                raise IncidentError(
+                    f"{self.where()}: lock='dvc_lock' needs artifacts.lock_file; allowed here: rwlock, lock"
+                )
             return [ctx.artifacts.lock_file]
         return [f".dvc/tmp/{lock}"]
 
@@ -172,11 +224,14 @@ class StaleLock(_StageInjector):
             data = path.read_bytes()
             cut = cut_point(data, 0.5 + 0.4 * ctx.rng.random())
             write_atomic(path, data[:cut])
-            return (f"left {ctx.rel(path)} half-written (cut at byte {cut} of {len(data)}), "
-                    "as a run killed while saving it does")
+            return (
+                f"left {ctx.rel(path)} half-written (cut at byte {cut} of {len(data)}), "
+                "as a run killed while saving it does"
+            )
         if not (root / ".dvc").is_dir():
-            raise IncidentError(f"{self.where()}: {root} is not a DVC repository (no .dvc directory); allowed lock: "
-                                "dvc_lock")
+            raise IncidentError(
+                f"{self.where()}: {root} is not a DVC repository (no .dvc directory); allowed lock: dvc_lock"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         pid = 1 if incident.param("blocking") else _dead_pid(ctx)
         if lock == "lock":

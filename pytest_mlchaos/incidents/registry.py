@@ -83,8 +83,9 @@ class Injector:
         rels = [ctx.rel(t) for t in self.targets(ctx, incident)]
         paths = [ctx.path(r) for r in rels]
         if ctx.dry_run:
-            return Injection(incident, tuple(rels), f"would {self.summary()[:1].lower() + self.summary()[1:]}",
-                             dry_run=True)
+            return Injection(
+                incident, tuple(rels), f"would {self.summary()[:1].lower() + self.summary()[1:]}", dry_run=True
+            )
         description = self.apply(ctx, incident, paths)
         digests = tuple((r, file_digest(p)) for r, p in zip(rels, paths) if p.is_file())
         return Injection(incident, tuple(rels), description, damaged_digests=digests)
@@ -93,8 +94,15 @@ class Injector:
 class FunctionInjector(Injector):
     """Adapts a plain function ``fn(ctx, incident, targets) -> str`` to the Injector interface."""
 
-    def __init__(self, kind: str, mode: str, fn: Callable[..., str], params: Iterable[Param], doc: str,
-                 targets: Callable[[InjectionContext, Incident], list[str]] | str | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        mode: str,
+        fn: Callable[..., str],
+        params: Iterable[Param],
+        doc: str,
+        targets: Callable[[InjectionContext, Incident], list[str]] | str | None = None,
+    ) -> None:
         self.kind = kind  # type: ignore[misc]
         self.mode = mode  # type: ignore[misc]
         self.params = tuple(params)  # type: ignore[misc]
@@ -134,8 +142,16 @@ class IncidentRegistry:
         modes[inst.mode] = inst
         return inst
 
-    def register_function(self, kind: str, mode: str, fn: Callable[..., str], *, params: Iterable[Param] = (),
-                          doc: str = "", targets: Callable[..., list[str]] | str | None = None) -> Injector:
+    def register_function(
+        self,
+        kind: str,
+        mode: str,
+        fn: Callable[..., str],
+        *,
+        params: Iterable[Param] = (),
+        doc: str = "",
+        targets: Callable[..., list[str]] | str | None = None,
+    ) -> Injector:
         """Register a function ``fn(ctx, incident, targets) -> description`` as an injector."""
         return self.register(FunctionInjector(kind, mode, fn, params, doc, targets))
 
@@ -177,8 +193,9 @@ class IncidentRegistry:
             if name in given:
                 resolved[name] = param.check(given[name], where, available)
             elif param.required:
-                raise IncidentError(f"{where}: parameter {name} is required ({param.type_name()}, "
-                                    f"{param.describe_range()})")
+                raise IncidentError(
+                    f"{where}: parameter {name} is required ({param.type_name()}, {param.describe_range()})"
+                )
             elif param.default is not None:
                 resolved[name] = param.default
         return Incident(incident.kind, injector.mode, resolved, incident.target, incident.seed)

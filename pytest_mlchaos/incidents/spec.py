@@ -77,8 +77,13 @@ class Incident:
         return dict(self.params).get(name, default)
 
     def replace(self, **changes: Any) -> Incident:
-        values: dict[str, Any] = {"kind": self.kind, "mode": self.mode, "params": self.param_dict,
-                                  "target": self.target, "seed": self.seed}
+        values: dict[str, Any] = {
+            "kind": self.kind,
+            "mode": self.mode,
+            "params": self.param_dict,
+            "target": self.target,
+            "seed": self.seed,
+        }
         values.update(changes)
         return Incident(**values)
 
@@ -207,8 +212,9 @@ class Param:
             return text
         if self.type is bool:
             return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
-                text.strip().lower(), text)
-        for cast in ((int, float) if self.type is int else (self.type,)):
+                text.strip().lower(), text
+            )
+        for cast in (int, float) if self.type is int else (self.type,):
             try:
                 return cast(text)
             except (TypeError, ValueError):

@@ -26,8 +26,10 @@ class _StoreInjector(Injector):
     def store_dir(self, ctx: InjectionContext) -> Path:
         rel = getattr(ctx.artifacts, self.store)
         if not rel:
-            raise IncidentError(f"{self.where()}: this environment has no {self.store.replace('_', ' ')} "
-                                f"(artifacts.{self.store} is not set)")
+            raise IncidentError(
+                f"{self.where()}: this environment has no {self.store.replace('_', ' ')} "
+                f"(artifacts.{self.store} is not set)"
+            )
         path = ctx.path(rel)
         if not path.is_dir():
             raise IncidentError(f"{self.where()}: {self.store.replace('_', ' ')} {rel!r} is not a directory")
@@ -63,8 +65,9 @@ class _CacheInjector(_StoreInjector):
                 require_files(self.where(), [path], ctx.root)
                 obj = object_for(cache, path)
                 if not obj.is_file():
-                    raise IncidentError(f"{self.where()}: {rel!r} has no object in the DVC cache "
-                                        f"({ctx.rel(obj)} is missing)")
+                    raise IncidentError(
+                        f"{self.where()}: {rel!r} has no object in the DVC cache ({ctx.rel(obj)} is missing)"
+                    )
                 chosen.append(ctx.rel(obj))
             return chosen
         objects = cache_objects(cache)
@@ -79,8 +82,14 @@ class DvcCacheCorruption(_CacheInjector):
 
     kind, mode = "storage_loss", "dvc_cache_corruption"
     params = (
-        Param("objects", int, 1, doc="how many cache objects are altered (target=<file> picks that file's object)",
-              low=1, severity=True),
+        Param(
+            "objects",
+            int,
+            1,
+            doc="how many cache objects are altered (target=<file> picks that file's object)",
+            low=1,
+            severity=True,
+        ),
         Param("flips", int, 1, doc="bytes with a flipped bit in each object", low=1),
     )
 
@@ -105,9 +114,18 @@ class DvcCacheLoss(_CacheInjector):
     """DVC cache objects deleted (a gc run too eager, a wiped cache volume)."""
 
     kind, mode = "storage_loss", "dvc_cache_loss"
-    params = (Param("fraction", float, 1.0,
-                    doc="share of the cache objects deleted (target=<file>: that file's object)",
-                    low=0.0, low_open=True, high=1.0, severity=True),)
+    params = (
+        Param(
+            "fraction",
+            float,
+            1.0,
+            doc="share of the cache objects deleted (target=<file>: that file's object)",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+            severity=True,
+        ),
+    )
 
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         return self.objects(ctx, incident, incident.param("fraction"), None)
@@ -123,9 +141,15 @@ class DvcRemoteLoss(_StoreInjector):
     """The DVC remote lost: emptied (a bucket lifecycle rule) or unreachable (moved, credentials revoked)."""
 
     kind, mode = "storage_loss", "dvc_remote_loss"
-    params = (Param("how", str, "emptied",
-                    doc="emptied: every object deleted; unreachable: the remote directory renamed away",
-                    choices=("emptied", "unreachable")),)
+    params = (
+        Param(
+            "how",
+            str,
+            "emptied",
+            doc="emptied: every object deleted; unreachable: the remote directory renamed away",
+            choices=("emptied", "unreachable"),
+        ),
+    )
     store = "dvc_remote"
 
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
@@ -158,8 +182,18 @@ class BackupLoss(_StoreInjector):
     """Backups deleted (a retention job, a lost backup volume)."""
 
     kind, mode = "storage_loss", "backup_loss"
-    params = (Param("fraction", float, 1.0, doc="share of the backup files deleted", low=0.0, low_open=True, high=1.0,
-                    severity=True),)
+    params = (
+        Param(
+            "fraction",
+            float,
+            1.0,
+            doc="share of the backup files deleted",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+            severity=True,
+        ),
+    )
     store = "backups"
 
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
@@ -180,16 +214,22 @@ class MlflowStoreCorruption(_StoreInjector):
 
     kind, mode = "storage_loss", "mlflow_store_corruption"
     params = (
-        Param("where", str, "header", doc="header: the 100-byte sqlite header (file is not a database); "
-              "pages: root pages of tables and indexes (database disk image is malformed)",
-              choices=("header", "pages")),
+        Param(
+            "where",
+            str,
+            "header",
+            doc="header: the 100-byte sqlite header (file is not a database); "
+            "pages: root pages of tables and indexes (database disk image is malformed)",
+            choices=("header", "pages"),
+        ),
         Param("pages", int, 1, doc="pages: how many pages are overwritten", low=1, severity=True),
     )
 
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
         if not ctx.artifacts.mlflow_db:
-            raise IncidentError(f"{self.where()}: this environment has no MLflow database "
-                                "(artifacts.mlflow_db is not set)")
+            raise IncidentError(
+                f"{self.where()}: this environment has no MLflow database (artifacts.mlflow_db is not set)"
+            )
         return [ctx.artifacts.mlflow_db]
 
     def apply(self, ctx: InjectionContext, incident: Incident, targets: list[Path]) -> str:
@@ -208,12 +248,13 @@ class MlflowStoreCorruption(_StoreInjector):
             n_pages = len(data) // page_size
             in_use = [p for p in _btree_root_pages(path) if 1 < p <= n_pages]
             if not in_use:
-                raise IncidentError(f"{self.where()}: {ctx.rel(path)} has no table pages besides the first; use "
-                                    "where='header'")
+                raise IncidentError(
+                    f"{self.where()}: {ctx.rel(path)} has no table pages besides the first; use where='header'"
+                )
             k = min(incident.param("pages"), len(in_use))
             chosen = sorted(ctx.rng.sample(in_use, k))
             for page in chosen:  # sqlite numbers pages from 1
-                data[(page - 1) * page_size:page * page_size] = ctx.rng.randbytes(page_size)
+                data[(page - 1) * page_size : page * page_size] = ctx.rng.randbytes(page_size)
             what = f"table/index root page(s) {chosen} of {n_pages} ({page_size} bytes each)"
         with open(path, "r+b") as fh:  # in place, as a failing disk does; same size
             fh.write(bytes(data))

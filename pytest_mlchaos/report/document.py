@@ -45,15 +45,26 @@ VERDICT_SYMBOLS: Mapping[str, str] = {
     "error": "💥",
 }
 _VERDICT_ORDER = [v.value for v in Verdict]
-_VERSION_PACKAGES = (("pytest", "pytest"), ("pytest-mlchaos", "pytest-mlchaos"), ("dvc", "dvc"),
-                     ("mlflow", "mlflow"), ("sklearn", "scikit-learn"))
+_VERSION_PACKAGES = (
+    ("pytest", "pytest"),
+    ("pytest-mlchaos", "pytest-mlchaos"),
+    ("dvc", "dvc"),
+    ("mlflow", "mlflow"),
+    ("sklearn", "scikit-learn"),
+)
 _TIMING_RUN_KEYS = ("started", "duration", "workers", "baseline")
 _TIMING_RECORD_KEYS = ("time_to_detect", "time_to_recover", "time_to_metrics")
 
 
 #: What ``RunInfo.to_dict`` reports for thresholds the caller left out (the plugin's defaults).
-DEFAULT_THRESHOLDS: Mapping[str, Any] = {"warn_drop": 0.05, "fail_drop": 0.10, "metrics": (), "max_mttr": None,
-                                         "strict": False, "directions": {}}
+DEFAULT_THRESHOLDS: Mapping[str, Any] = {
+    "warn_drop": 0.05,
+    "fail_drop": 0.10,
+    "metrics": (),
+    "max_mttr": None,
+    "strict": False,
+    "directions": {},
+}
 
 
 def utc_now() -> str:
@@ -95,7 +106,9 @@ class RunInfo:
             "started": self.started,
             "duration": _round(self.duration),
             "workers": int(self.workers),
-            "baseline": None if self.baseline is None else {
+            "baseline": None
+            if self.baseline is None
+            else {
                 "cached": bool(self.baseline.get("cached")),
                 "rebuilt_because": self.baseline.get("rebuilt_because"),
                 "build_seconds": _round(self.baseline.get("build_seconds")),
@@ -260,7 +273,8 @@ def summarize(outcomes: Sequence[IncidentOutcome]) -> dict[str, Any]:
         "failed": len(outcomes) - passed,
         "verdicts": verdicts,
         "expected_unrecoverable": sum(
-            1 for o in outcomes if o.verdict is Verdict.UNRECOVERED and o.expect == "unrecoverable"),
+            1 for o in outcomes if o.verdict is Verdict.UNRECOVERED and o.expect == "unrecoverable"
+        ),
         "score": resilience_score(outcomes),
         "slowest_recovery": slowest_recovery(outcomes),
         "mttr_by_strategy": mttr_by_strategy(outcomes),

@@ -38,7 +38,8 @@ def _worst_metric(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if not metrics:
         return None
     worst: Mapping[str, Any] = max(
-        metrics, key=lambda m: math.inf if m.get("relative_drop") is None else m["relative_drop"])
+        metrics, key=lambda m: math.inf if m.get("relative_drop") is None else m["relative_drop"]
+    )
     return worst
 
 
@@ -148,32 +149,56 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += ["", " · ".join(setting), ""]
     records = failures_first(report["incidents"])
     if records:
-        lines += ["| | Test | Incident(s) | Verdict | Strategy | MTTR | Worst metric Δ |",
-                  "|---|---|---|---|---|---:|---|"]
+        lines += [
+            "| | Test | Incident(s) | Verdict | Strategy | MTTR | Worst metric Δ |",
+            "|---|---|---|---|---|---:|---|",
+        ]
         for r in records:
             symbol = VERDICT_SYMBOLS.get(r["verdict"], "")
             if not r["passed"]:
                 symbol = "❌"
             elif r["verdict"] == "unrecovered":
                 symbol = "✅"
-            lines.append("| " + " | ".join([
-                symbol, md_code(r["nodeid"]), md_cell(incidents_text(r)), md_cell(_verdict_label(r)),
-                md_cell(r.get("strategy") or "-"), format_seconds(r.get("time_to_recover")),
-                md_cell(worst_metric_text(r)),
-            ]) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        symbol,
+                        md_code(r["nodeid"]),
+                        md_cell(incidents_text(r)),
+                        md_cell(_verdict_label(r)),
+                        md_cell(r.get("strategy") or "-"),
+                        format_seconds(r.get("time_to_recover")),
+                        md_cell(worst_metric_text(r)),
+                    ]
+                )
+                + " |"
+            )
         lines.append("")
     mttr = summary.get("mttr_by_strategy", {})
     attempts = summary.get("attempts_by_strategy", {})
     if mttr or attempts:
-        lines += ["| Strategy | Recoveries | MTTR mean | MTTR median | MTTR max | Attempts (succeeded) |",
-                  "|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            "| Strategy | Recoveries | MTTR mean | MTTR median | MTTR max | Attempts (succeeded) |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for name in sorted(set(mttr) | set(attempts)):
             stats = mttr.get(name, {"count": 0, "mean": None, "median": None, "max": None})
             tried = attempts.get(name)
-            lines.append("| " + " | ".join([
-                md_cell(name), str(stats["count"]), format_seconds(stats["mean"]), format_seconds(stats["median"]),
-                format_seconds(stats["max"]), f"{tried['count']} ({tried['succeeded']})" if tried else "0",
-            ]) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        md_cell(name),
+                        str(stats["count"]),
+                        format_seconds(stats["mean"]),
+                        format_seconds(stats["median"]),
+                        format_seconds(stats["max"]),
+                        f"{tried['count']} ({tried['succeeded']})" if tried else "0",
+                    ]
+                )
+                + " |"
+            )
         lines.append("")
     failed = [r for r in records if not r["passed"]]
     if failed:
@@ -193,10 +218,10 @@ def ellipsize_middle(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     if width <= 1:
-        return "…"[:max(width, 0)]
+        return "…"[: max(width, 0)]
     keep = width - 1
     head = keep // 2
-    return text[:head] + "…" + text[len(text) - (keep - head):]
+    return text[:head] + "…" + text[len(text) - (keep - head) :]
 
 
 def ellipsize_nodeid(nodeid: str, width: int) -> str:
@@ -216,8 +241,8 @@ def ellipsize_end(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     if width <= 1:
-        return "…"[:max(width, 0)]
-    return text[:width - 1] + "…"
+        return "…"[: max(width, 0)]
+    return text[: width - 1] + "…"
 
 
 def _fit(text: str, width: int) -> list[str]:
@@ -251,10 +276,16 @@ def terminal_lines(report: Mapping[str, Any], width: int = 100) -> list[str]:
     if not records:
         return [ellipsize_end(line, limit) for line in lines]
     header = ("verdict", "incident test", "strategy", "MTTR", "worst Δ")
-    rows = [(
-        f"{_mark(r)} {_verdict_label(r, short=True)}", r["nodeid"], r.get("strategy") or "-",
-        format_seconds(r.get("time_to_recover")), worst_metric_text(r),
-    ) for r in records]
+    rows = [
+        (
+            f"{_mark(r)} {_verdict_label(r, short=True)}",
+            r["nodeid"],
+            r.get("strategy") or "-",
+            format_seconds(r.get("time_to_recover")),
+            worst_metric_text(r),
+        )
+        for r in records
+    ]
     gap = 2
     widths = _column_widths([header, *rows], width - gap * (len(header) - 1))
     lines.append("")
