@@ -6,6 +6,7 @@ DVC, MLflow, scikit-learn or pandas.
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from collections.abc import Generator
@@ -62,10 +63,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    settings = load_settings(config)
-    session = ChaosSession(
-        settings, register_hook=lambda registry: config.hook.pytest_mlchaos_register_incidents(registry=registry)
-    )
+    session = _new_session(config)
+    settings = session.settings
     config.stash[SESSION_KEY] = session
     controller = not hasattr(config, "workerinput")
     if settings.enabled and controller:
@@ -80,6 +79,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ChaosReporter(config, session), "mlchaos-reporter")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(session), "mlchaos-xdist")
+
+
+def _new_session(config: pytest.Config) -> ChaosSession:
+    """The run's settings, and a registry that plugins fill through ``pytest_mlchaos_register_incidents``."""
+    return ChaosSession(
+        load_settings(config),
+        register_hook=lambda registry: config.hook.pytest_mlchaos_register_incidents(registry=registry),
+    )
 
 
 def _check_report_paths(report: str | None, markdown: str | None) -> None:
@@ -105,12 +112,10 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
         return None
     from .incidents.catalogue import describe
 
-    config._do_configure()
-    try:
-        tw = config.get_terminal_writer()
-        tw.write(describe(chaos_session(config).registry))
-    finally:
-        config._ensure_unconfigure()
+    # Plugins and initial conftests are registered by now, so their incidents are listed too. No
+    # pytest_configure has run (as for --version), so there is no terminal reporter yet: plain stdout.
+    sys.stdout.write(describe(_new_session(config).registry))
+    sys.stdout.flush()
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -129,10 +129,9 @@ class ChaosSession:
 def _names(value: object) -> frozenset[str]:
     if isinstance(value, str):
         return frozenset({value})
-    try:
-        return frozenset(str(v) for v in value)  # type: ignore[attr-defined]
-    except TypeError:
-        return frozenset()
+    if isinstance(value, Iterable):
+        return frozenset(str(v) for v in value)
+    return frozenset()
 
 
 def _slug(name: str) -> str:

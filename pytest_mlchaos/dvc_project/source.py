@@ -292,10 +292,11 @@ def _from_cache(cache: Path, md5: str, target: Path) -> bool:
     except ValueError:
         return False
     objects = [(entry["relpath"], _object(cache, entry["md5"])) for entry in entries]
-    if any(path is None for _, path in objects):
+    found = [(relpath, path) for relpath, path in objects if path is not None]
+    if len(found) < len(objects):
         return False
-    for relpath, path in objects:
+    for relpath, path in found:
         dest = target / relpath
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest)  # type: ignore[arg-type]
+        shutil.copyfile(path, dest)
     return True

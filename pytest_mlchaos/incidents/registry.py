@@ -56,15 +56,14 @@ class Injector:
     ``inject`` wraps them: it resolves and contains targets, then records digests.
     """
 
-    kind: ClassVar[str]
-    mode: ClassVar[str]
-    params: ClassVar[tuple[Param, ...]] = ()
+    kind: str
+    mode: str
+    params: tuple[Param, ...] = ()
     default_target: ClassVar[str | None] = None  # role or path used when the incident names none
     formats: ClassVar[str] = ""  # which files it works on, for the catalogue (empty: not file-specific)
 
-    @classmethod
-    def summary(cls) -> str:
-        doc = (cls.__doc__ or "").strip()
+    def summary(self) -> str:
+        doc = (type(self).__doc__ or "").strip()
         return doc.splitlines()[0].strip() if doc else ""
 
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
@@ -103,14 +102,14 @@ class FunctionInjector(Injector):
         doc: str,
         targets: Callable[[InjectionContext, Incident], list[str]] | str | None = None,
     ) -> None:
-        self.kind = kind  # type: ignore[misc]
-        self.mode = mode  # type: ignore[misc]
-        self.params = tuple(params)  # type: ignore[misc]
+        self.kind = kind
+        self.mode = mode
+        self.params = tuple(params)
         self._fn = fn
         self._doc = doc or (fn.__doc__ or "").strip()
         self._targets = targets
 
-    def summary(self) -> str:  # type: ignore[override]
+    def summary(self) -> str:
         return self._doc.splitlines()[0].strip() if self._doc else ""
 
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
