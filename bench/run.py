@@ -19,24 +19,20 @@ import tempfile
 import time
 import traceback
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BENCH, Figure, log, table  # noqa: E402
 
+from pytest_mlchaos.versions import installed  # noqa: E402
+
 NAMES = ("load", "overhead", "mttr", "scale", "cached", "parallel", "gallery", "project")
 DEFAULT = NAMES[:-1]  # "project" (bench/project_speed.py, ~30 s) only when asked for
 
 
 def header() -> dict[str, object]:
-    versions = {}
-    for dist in ("pytest", "dvc", "mlflow", "scikit-learn", "pandas", "pytest-xdist"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
+    versions = installed()
     return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
             "machine": f"{platform.system()} {platform.machine()} {platform.node()}",
             "python": platform.python_version(), "versions": versions,
@@ -72,8 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     info = header()
     v = info["versions"]
     print(f"pytest-mlchaos benchmark  {info['date']}  {info['cpus']} CPUs  {info['machine']}  python {info['python']}")
-    print(f"pytest {v['pytest']}  dvc {v['dvc']}  mlflow {v['mlflow']}  scikit-learn {v['scikit-learn']}  "
-          f"pandas {v['pandas']}  pytest-xdist {v['pytest-xdist']}  load average {info['loadavg_start']}")
+    print("  ".join(f"{dist} {version}" for dist, version in v.items() if version), f" load average {info['loadavg_start']}")
     mode = "smoke" if args.smoke else "full"
     print(f"mode {mode}, {args.repeat} timed repetition(s) per figure after a warm-up; running: {', '.join(args.only)}",
           flush=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
@@ -37,11 +36,6 @@ class ChurnProject:
             h.update(path.name.encode())
             h.update(path.read_bytes())
         h.update(json.dumps(Config().to_dict(), sort_keys=True).encode())
-        for dist in ("dvc", "mlflow", "scikit-learn", "pandas", "numpy"):
-            try:
-                h.update(f"{dist}={metadata.version(dist)}".encode())
-            except metadata.PackageNotFoundError:
-                h.update(f"{dist}=none".encode())
         return h.hexdigest()[:16]
 
     def build(self, root: Path) -> None:

@@ -33,14 +33,20 @@ class ThresholdError(ValueError):
     """A threshold value that makes no sense; the message names it and what is allowed."""
 
 
-def parse_fraction(name: str, value: Any) -> float:
-    """A drop threshold as a float in [0, 1], or ThresholdError naming ``name``."""
+#: The default drop thresholds: a recovery is degraded at a 5% drop and critical beyond 10%.
+DEFAULT_WARN_DROP = 0.05
+DEFAULT_FAIL_DROP = 0.10
+
+
+def parse_fraction(name: str | None, value: Any) -> float:
+    """A drop threshold as a float in [0, 1], or ThresholdError naming ``name`` (or just the value)."""
+    label = f"{name}={value!r}" if name else repr(value)
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ThresholdError(f"{name}={value!r} is not a number; use a fraction in [0, 1] such as 0.05") from None
+        raise ThresholdError(f"{label} is not a number; use a fraction in [0, 1] such as 0.05") from None
     if math.isnan(number) or not 0.0 <= number <= 1.0:
-        raise ThresholdError(f"{name}={value!r} is outside [0, 1]; use a fraction such as 0.05 for a 5% drop")
+        raise ThresholdError(f"{label} is outside [0, 1]; use a fraction such as 0.05 for a 5% drop")
     return number
 
 
@@ -159,8 +165,8 @@ class Thresholds:
     prefix of nested keys); ``directions`` says which of them are lower-is-better.
     """
 
-    warn_drop: float = 0.05
-    fail_drop: float = 0.10
+    warn_drop: float = DEFAULT_WARN_DROP
+    fail_drop: float = DEFAULT_FAIL_DROP
     metrics: tuple[str, ...] = ()
     directions: Directions = field(default_factory=Directions)
 

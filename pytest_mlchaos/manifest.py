@@ -15,7 +15,6 @@ an injector that restores the mtime still shows).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -26,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from .artifacts import Artifacts
-from .incidents.registry import file_digest
+from .digest import file_digest, new_digest, text_digest
 
 # The harness's own files in an environment (armed failpoints: a fault in the world, not damage to undo).
 HARNESS_DIR = ".mlchaos/"
@@ -196,7 +195,7 @@ def served_model(root: Path, db_rel: str, model: str, alias: str | None, cache: 
     if not (root / rel_dir).is_dir():
         return Served(version, problem=f"{db_rel}: version {version}'s files are missing ({rel_dir})")
     files = tuple(f for f in walk_files(root, rel_dir) if Path(f).name not in MODEL_METADATA)
-    h = hashlib.blake2b(digest_size=32)
+    h = new_digest()
     for rel in files:
         h.update(f"{rel[len(rel_dir) + 1 :]}\0{cache.digest(root / rel)}\n".encode())
     return Served(version, h.hexdigest(), None, files)
@@ -268,7 +267,7 @@ class Manifest:
     def digest(self) -> str:
         """A digest of the manifest itself (kept beside it, so a damaged record is not trusted)."""
         text = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
-        return hashlib.blake2b(text.encode(), digest_size=32).hexdigest()
+        return text_digest(text)
 
 
 def _registry_dbs(artifacts: Artifacts, store_files: Iterable[str]) -> list[str]:

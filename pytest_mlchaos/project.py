@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -62,7 +62,8 @@ class MLProject(Protocol):
 
     - ``name``: shown in the header and reports.
     - ``fingerprint()``: a string that changes whenever a rebuilt baseline would differ
-      (inputs, code version); the cached baseline is keyed by it.
+      (inputs, code version); the cached baseline is keyed by it, together with the installed
+      versions of the tools (``pytest_mlchaos.versions.TOOLS``), which it need not include.
     - ``build(root)``: build a complete baseline environment (data, pipeline outputs,
       stores, trained and registered model) into the empty directory ``root``.
     - ``relocate(root, old_root)``: fix up a copy of an environment made from ``old_root``
@@ -162,12 +163,3 @@ def ensure_project(obj: Any, where: str) -> MLProject:
         raise ProjectError(f"{where}: {obj!r} is not an MLProject; missing: {', '.join(missing)}")
     project: MLProject = obj  # every method and a name, checked above
     return project
-
-
-@dataclass
-class ProjectInfo:
-    """How a project was found, for the header and the report."""
-
-    project: MLProject
-    source: str
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -21,25 +21,13 @@ from .settings import Settings
 STORE_DIR = "mlchaos"
 
 
-def versions_fingerprint() -> str:
-    """Installed versions of the tools a baseline depends on (part of its cache key)."""
-    from importlib import metadata
-
-    parts = []
-    for dist in ("dvc", "mlflow", "mlflow-skinny", "scikit-learn", "pandas", "numpy", "pytest-mlchaos"):
-        try:
-            parts.append(f"{dist}={metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            parts.append(f"{dist}=-")
-    return ";".join(parts)
-
-
 def baseline_key(project: MLProject) -> str:
     import hashlib
 
-    from .incidents.registry import DIGEST_NAME
+    from .digest import DIGEST_NAME
+    from .versions import pinned
 
-    raw = f"{project.name}\x1f{project.fingerprint()}\x1f{versions_fingerprint()}\x1f{DIGEST_NAME}"
+    raw = f"{project.name}\x1f{project.fingerprint()}\x1f{pinned()}\x1f{DIGEST_NAME}"
     return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .gate import ThresholdError, Thresholds
+from .gate import DEFAULT_FAIL_DROP, DEFAULT_WARN_DROP, ThresholdError, Thresholds, parse_fraction
 
 GROUP = "mlchaos"
 OPT_ENABLE = "--mlchaos"
@@ -28,8 +28,6 @@ OPT_LIST = "--mlchaos-incidents"
 INI_PROJECT = "mlchaos_project"
 INI_LOWER = "mlchaos_lower_is_better"
 
-DEFAULT_WARN_DROP = 0.05
-DEFAULT_FAIL_DROP = 0.10
 SEED_CACHE_KEY = "mlchaos/seed"
 
 
@@ -49,12 +47,9 @@ def seed_type(value: str) -> int | str:
 def fraction_type(value: str) -> float:
     """A drop threshold: a fraction in [0, 1]."""
     try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number; use a fraction in [0, 1] such as 0.05") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value!r} is outside [0, 1]; use a fraction such as 0.05 for a 5% drop")
-    return number
+        return parse_fraction(None, value)
+    except ThresholdError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def seconds_type(value: str) -> float:

@@ -12,6 +12,7 @@ seen): every out is hashed (md5, as in ``dvc.lock``) and compared with the lock.
 through its Python API, imported lazily, with cwd and environment set per call and restored after.
 """
 
+from ..digest import md5_file
 from .damage import Damage, scan
 from .layout import Artifact, Layout, Out, Stage, read_layout
 from .project import DVCProject
@@ -28,7 +29,6 @@ from .repo import (
     SITE_DIR,
     dvc_environment,
     hermetic_environ,
-    md5_file,
     object_path,
     open_repo,
 )

@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..digest import md5_file
 from ..project import ProjectError
 from .facts import FACTS_FILE, Facts
 from .layout import Layout, Stage
 from .metrics import MEMO, StageRun, deps_key, run_in_scratch
 from .mlflow_store import record
 from .recovery import StageError, reproduce
-from .repo import MLFLOW_DIR, REMOTE_DIR, REMOTE_NAME, _git, md5_file, open_repo
+from .repo import MLFLOW_DIR, REMOTE_DIR, REMOTE_NAME, _git, open_repo
 from .source import DataOut, SourceTree
 
 DVC_GITIGNORE = "/config.local\n/tmp\n/cache\n"

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..digest import md5_file
 from .layout import Layout
-from .repo import CACHE_DIR, REMOTE_DIR, git_env, md5_file, object_path
+from .repo import CACHE_DIR, REMOTE_DIR, git_env, object_path
 
 
 # -- damage --------------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..digest import md5_file
 from .layout import Stage
-from .repo import MLFLOW_DIR, hermetic_environ, md5_file
+from .repo import MLFLOW_DIR, hermetic_environ
 
 METRIC_SUFFIXES = (".json", ".yaml", ".yml", ".toml")
 

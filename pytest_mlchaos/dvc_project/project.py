@@ -139,8 +139,9 @@ class DVCProject:
 
     # -- baseline -----------------------------------------------------------------------------
     def fingerprint(self) -> str:
-        """Changes with what can change the baseline: the pipeline's files (code, params, ``dvc.yaml``, ``.dvc``
-        files), the tracked data, the options, this adapter and the tool versions; not with tests, docs or caches."""
+        """Changes with what can change the baseline: the pipeline's files (code, params, ``dvc.yaml``,
+        ``.dvc`` files), the tracked data, the options and this adapter; not with tests, docs or caches.
+        Tool versions are part of the baseline key already (``session.baseline_key``)."""
         layout = self.check()
         tree = self.source_tree()
         taken = [out for out in tree.added_data()]
@@ -148,7 +149,7 @@ class DVCProject:
         h = hashlib.sha256()
         for module in sorted(Path(__file__).parent.glob("*.py")):  # this adapter's code, every module of it
             h.update(module.read_bytes())
-        extra = repr((_versions(), self.options, h.hexdigest()))
+        extra = repr((self.options, h.hexdigest()))  # tool versions: in the baseline key (session.baseline_key)
         from .source import DataOut
 
         data = taken + [DataOut(o.path, o.md5, "dvc.lock") for o in skipped]
@@ -353,18 +354,6 @@ class DVCProject:
         from the remote, repro, re-cache, push; each step verified by md5 (and git blob ids)."""
         facts = self.facts(root)
         return _Recovery(Path(root), self.layout(root), self.volatile(root), facts.mlflow, facts.listings).run()
-
-
-def _versions() -> tuple[str, ...]:
-    from importlib import metadata
-
-    found = []
-    for dist in ("dvc", "dvc-data", "dvclive", "scmrepo"):
-        try:
-            found.append(f"{dist}={metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            found.append(f"{dist}=-")
-    return tuple(found)
 
 
 __all__ = ["DVCProject"]

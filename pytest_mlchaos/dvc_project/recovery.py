@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import failpoints
+from ..digest import md5_file
 from ..project import Attempt, RecoveryResult
 from .damage import Damage, _fixed, _lock_held, _no_worse, scan
 from .layout import Layout, Stage
@@ -24,7 +25,6 @@ from .repo import (
     _git,
     _remove,
     captured_output,
-    md5_file,
     object_path,
     open_repo,
     tail,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -179,15 +178,6 @@ def _git(root: Path, *args: str) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed in {root}: {done.stderr.strip()}")
     return done.stdout
-
-
-def md5_file(path: Path) -> str:
-    """md5 of a file's bytes, as DVC 3 records it in ``dvc.lock`` (``hash: md5``)."""
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def object_path(store: Path, md5: str) -> Path:

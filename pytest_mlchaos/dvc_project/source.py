@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..digest import md5_file
 from ..project import ProjectError
-from .repo import MLFLOW_DIR, REMOTE_DIR, git_env, md5_file
+from .repo import MLFLOW_DIR, REMOTE_DIR, git_env
 
 # Never copied, wherever they are: VCS and tool state, caches, this plugin's own files.
 CLUTTER_NAMES = frozenset(

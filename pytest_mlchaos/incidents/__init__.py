@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
+from ..digest import file_digest
 from .api import inject
-from .registry import FunctionInjector, IncidentRegistry, InjectionContext, Injector, file_digest
+from .registry import FunctionInjector, IncidentRegistry, InjectionContext, Injector
 from .spec import ContainmentError, Incident, IncidentError, Injection, Param, derive_seed
 
 __all__ = [

@@ -521,7 +521,7 @@ def _previous_dvc_version(ctx: InjectionContext, rel: str, path: Path) -> Path |
         ).stdout.split()
     except (OSError, subprocess.SubprocessError):
         return None
-    from .registry import file_digest
+    from ..digest import file_digest
 
     current = file_digest(path)
     for commit in log:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -10,20 +9,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..artifacts import Artifacts
+from ..digest import file_digest
 from .spec import Incident, IncidentError, Injection, Param, relpath_within
-
-# The content digest of the manifest and of damaged files. BLAKE2b is as collision-resistant as
-# SHA-256 and about 3x faster in software (a 141 MB CSV: 0.25 s instead of 0.73 s here).
-DIGEST_NAME = "blake2b-256"
-
-
-def file_digest(path: Path) -> str:
-    """BLAKE2b-256 of a file's content (``DIGEST_NAME``), in 1 MiB chunks."""
-    h = hashlib.blake2b(digest_size=32)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass

@@ -7,11 +7,11 @@ content hash (the md5 its name promises) tells.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
+from ..digest import md5_file
 from ._files import count_for, flip_bytes_in_place, require_files, restore_times
 from .registry import IncidentRegistry, InjectionContext, Injector
 from .spec import Incident, IncidentError, Param
@@ -46,11 +46,7 @@ def cache_objects(cache: Path) -> list[Path]:
 
 def object_for(cache: Path, file: Path) -> Path:
     """The cache object DVC 3 stores ``file``'s content under (md5 of the raw bytes)."""
-    h = hashlib.md5()
-    with open(file, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    md5 = h.hexdigest()
+    md5 = md5_file(file)
     return cache / "files" / "md5" / md5[:2] / md5[2:]
 
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import copy
 import math
-import platform
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..gate import MetricChange, Verdict
+from ..gate import DEFAULT_FAIL_DROP, DEFAULT_WARN_DROP, MetricChange, Verdict
 from ..outcome import IncidentOutcome
 
 SCHEMA = "mlchaos-report/2"
@@ -45,21 +44,14 @@ VERDICT_SYMBOLS: Mapping[str, str] = {
     "error": "💥",
 }
 _VERDICT_ORDER = [v.value for v in Verdict]
-_VERSION_PACKAGES = (
-    ("pytest", "pytest"),
-    ("pytest-mlchaos", "pytest-mlchaos"),
-    ("dvc", "dvc"),
-    ("mlflow", "mlflow"),
-    ("sklearn", "scikit-learn"),
-)
 _TIMING_RUN_KEYS = ("started", "duration", "workers", "baseline")
 _TIMING_RECORD_KEYS = ("time_to_detect", "time_to_recover", "time_to_metrics")
 
 
 #: What ``RunInfo.to_dict`` reports for thresholds the caller left out (the plugin's defaults).
 DEFAULT_THRESHOLDS: Mapping[str, Any] = {
-    "warn_drop": 0.05,
-    "fail_drop": 0.10,
+    "warn_drop": DEFAULT_WARN_DROP,
+    "fail_drop": DEFAULT_FAIL_DROP,
     "metrics": (),
     "max_mttr": None,
     "strict": False,
@@ -118,16 +110,10 @@ class RunInfo:
 
 
 def collect_versions() -> dict[str, str | None]:
-    """Versions of Python and the packages the report names (None when not installed); imports none of them."""
-    from importlib.metadata import PackageNotFoundError, version
+    """Versions of Python and the tools (None when not installed); imports none of them."""
+    from ..versions import report_versions
 
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for key, dist in _VERSION_PACKAGES:
-        try:
-            versions[key] = version(dist)
-        except PackageNotFoundError:
-            versions[key] = None
-    return versions
+    return report_versions()
 
 
 # -- the score ---------------------------------------------------------------------------------
