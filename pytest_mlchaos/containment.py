@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+__all__ = ["EscapeError", "check_contained", "escaping_symlinks"]
+
 
 class EscapeError(RuntimeError):
     """The environment holds a symbolic link that resolves outside it; the message names every such link."""

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+__all__ = ["ACTIONS", "FAILPOINTS_FILE", "POINTS", "StageFailure", "StageTimeout", "arm", "armed", "disarm", "hit"]
+
 FAILPOINTS_FILE = ".mlchaos/failpoints.json"
 ACTIONS = ("raise", "hang", "enospc")
 POINTS = ("start", "write")

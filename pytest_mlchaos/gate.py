@@ -9,6 +9,29 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+__all__ = [
+    "DEFAULT_FAIL_DROP",
+    "DEFAULT_WARN_DROP",
+    "Directions",
+    "EXPECTATIONS",
+    "FALSE_RECOVERY_REPLACED",
+    "FALSE_RECOVERY_STILL",
+    "LOWER_IS_BETTER_NAMES",
+    "MetricChange",
+    "ThresholdError",
+    "Thresholds",
+    "Verdict",
+    "compare_metrics",
+    "conventionally_lower",
+    "expectation_met",
+    "metric_verdict",
+    "mttr_over_budget",
+    "parse_fraction",
+    "relative_drop",
+    "resolve_metric_names",
+    "worst_changes",
+]
+
 
 class Verdict(str, enum.Enum):
     """The plugin's own judgement of one incident test, after recovery."""

@@ -15,6 +15,14 @@ if TYPE_CHECKING:
     from .incidents.spec import Incident
     from .project import MLProject, RecoveryResult
 
+__all__ = [
+    "pytest_mlchaos_incident_injected",
+    "pytest_mlchaos_make_project",
+    "pytest_mlchaos_recovery_finished",
+    "pytest_mlchaos_register_incidents",
+    "pytest_mlchaos_report",
+]
+
 
 def pytest_mlchaos_register_incidents(registry: IncidentRegistry) -> None:
     """Register extra incident kinds and modes.

@@ -11,6 +11,8 @@ from .gate import MetricChange, Verdict
 from .incidents.spec import Incident
 from .project import Attempt
 
+__all__ = ["IncidentOutcome"]
+
 
 @dataclass(frozen=True)
 class IncidentOutcome:

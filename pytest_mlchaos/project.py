@@ -11,6 +11,16 @@ from typing import Any, Protocol, runtime_checkable
 from .artifacts import Artifacts
 from .incidents.spec import Incident
 
+__all__ = [
+    "Attempt",
+    "MLProject",
+    "ProjectError",
+    "REQUIRED_METHODS",
+    "RecoveryResult",
+    "ensure_project",
+    "load_project",
+]
+
 
 @dataclass(frozen=True)
 class Attempt:

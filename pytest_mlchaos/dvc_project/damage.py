@@ -16,6 +16,8 @@ from ..digest import md5_file
 from .layout import Layout
 from .repo import CACHE_DIR, REMOTE_DIR, git_env, object_path
 
+__all__ = ["Damage", "needed_objects", "scan", "stale_locks", "tracked_damage"]
+
 
 # -- damage --------------------------------------------------------------------------------------
 @dataclass

@@ -14,6 +14,8 @@ from typing import Any
 
 from ..project import ProjectError
 
+__all__ = ["KEYS", "REPO_KEY", "discover", "find_repository"]
+
 # ini key -> DVCProject argument
 KEYS = {
     "mlchaos_dvc_metrics": "metrics_file",

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+__all__ = ["FACTS_FILE", "Facts"]
+
 FACTS_FILE = ".dvc/mlchaos.json"
 
 

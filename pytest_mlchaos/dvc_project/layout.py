@@ -10,6 +10,8 @@ from typing import Any
 from ..project import ProjectError
 from .repo import open_repo
 
+__all__ = ["Artifact", "Layout", "Out", "Stage", "read_layout"]
+
 
 @dataclass(frozen=True)
 class Out:

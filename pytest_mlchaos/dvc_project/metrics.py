@@ -18,6 +18,8 @@ from ..digest import md5_file
 from .layout import Stage
 from .repo import MLFLOW_DIR, hermetic_environ
 
+__all__ = ["MEMO", "METRIC_SUFFIXES", "StageRun", "deps_key", "merge", "numbers", "read_metrics", "run_in_scratch"]
+
 METRIC_SUFFIXES = (".json", ".yaml", ".yml", ".toml")
 
 

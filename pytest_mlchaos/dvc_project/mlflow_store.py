@@ -14,6 +14,18 @@ from typing import Any
 
 from .repo import MLFLOW_ARTIFACTS, MLFLOW_DB
 
+__all__ = [
+    "BACKUP_DB",
+    "BACKUP_DIR",
+    "canonical_digest",
+    "discover",
+    "problems",
+    "record",
+    "relocate_store",
+    "restore",
+    "served_version",
+]
+
 
 def relocate_store(root: Path, old_root: Path) -> int:
     """Rewrite every text cell of the copied database (and its backup) that names ``old_root`` to name

@@ -30,6 +30,8 @@ from .repo import (
     tail,
 )
 
+__all__ = ["StageError", "reproduce"]
+
 
 class _Recovery:
     """One recovery run: strategies in order of cost, each recorded as an ``Attempt`` and verified by md5."""

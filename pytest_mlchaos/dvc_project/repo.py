@@ -14,6 +14,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "CACHE_DIR",
+    "DATA_SUFFIXES",
+    "LOCK_FILE",
+    "MLFLOW_ARTIFACTS",
+    "MLFLOW_DB",
+    "MLFLOW_DIR",
+    "MODEL_SUFFIXES",
+    "REMOTE_DIR",
+    "REMOTE_NAME",
+    "SITE_DIR",
+    "captured_output",
+    "dvc_environment",
+    "git_env",
+    "hermetic_environ",
+    "object_path",
+    "open_repo",
+    "tail",
+]
+
 REMOTE_DIR = ".dvc-remote"
 REMOTE_NAME = "mlchaos"
 CACHE_DIR = ".dvc/cache"

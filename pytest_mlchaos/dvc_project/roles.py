@@ -14,6 +14,20 @@ from ..project import ProjectError
 from .layout import Layout, Stage
 from .repo import DATA_SUFFIXES, MODEL_SUFFIXES
 
+__all__ = [
+    "CODE_SUFFIXES",
+    "Options",
+    "check_paths",
+    "check_stages",
+    "code_files",
+    "data",
+    "holdout",
+    "metrics_files",
+    "metrics_stages",
+    "models",
+    "volatile",
+]
+
 CODE_SUFFIXES = (".py", ".r", ".R", ".sh", ".ipynb", ".jl", ".scala", ".java", ".js", ".ts", ".sql")
 
 

@@ -26,6 +26,8 @@ from ..digest import md5_file
 from ..project import ProjectError
 from .repo import MLFLOW_DIR, REMOTE_DIR, git_env
 
+__all__ = ["CLUTTER_NAMES", "DVC_PRIVATE", "DataOut", "FINGERPRINT_SKIP", "SourceTree", "user_cache_dir"]
+
 # Never copied, wherever they are: VCS and tool state, caches, this plugin's own files.
 CLUTTER_NAMES = frozenset(
     {

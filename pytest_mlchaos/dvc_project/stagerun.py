@@ -23,6 +23,8 @@ from .layout import Layout, Out, Stage
 from .recovery import reproduce
 from .repo import CACHE_DIR, _remove, object_path
 
+__all__ = ["RWLOCK", "run_stage"]
+
 RWLOCK = ".dvc/tmp/rwlock"
 
 

@@ -21,6 +21,8 @@ from ._formats import DataFormat
 from ._tables import Table
 from .spec import IncidentError
 
+__all__ = ["CsvTable", "number_formatter"]
+
 
 @dataclass
 class CsvTable(Table):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["DegradedModel"]
+
 
 class DegradedModel:
     """Delegates to ``inner``; ``predict``/``predict_proba`` are wrong on a seeded ``fraction`` of the rows."""

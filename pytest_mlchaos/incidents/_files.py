@@ -11,6 +11,17 @@ from pathlib import Path
 from .registry import InjectionContext, Injector
 from .spec import Incident, IncidentError
 
+__all__ = [
+    "RoleInjector",
+    "count_for",
+    "cut_point",
+    "flip_bytes_in_place",
+    "pick",
+    "require_files",
+    "restore_times",
+    "write_atomic",
+]
+
 
 class RoleInjector(Injector):
     """An injector whose default target is the first file of an artifact role (``data``, ``models``)."""

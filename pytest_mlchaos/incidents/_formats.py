@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+__all__ = ["DataFormat", "TABLE_FORMATS", "has_header", "is_number", "sniff", "sniff_once", "sniff_text"]
+
 TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
 _HEAD = 1 << 16
 _SNIFF_LINES = 50  # rows read to choose the delimiter and judge the header

@@ -30,6 +30,8 @@ from typing import Any, ClassVar
 from ._formats import DataFormat
 from .spec import IncidentError
 
+__all__ = ["ABSENT", "DEFAULT_LABEL", "JsonlTable", "ParquetTable", "SAMPLE_ROWS", "Table", "read_table"]
+
 DEFAULT_LABEL = "churn"
 SAMPLE_ROWS = 500  # rows sampled to type the columns and estimate their spread (enough for a std within a few %)
 _ID_NAMES = {"id", "index", "key", "uuid", "guid", "rowid", "row_id", "unnamed: 0", ""}

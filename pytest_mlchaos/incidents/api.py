@@ -14,6 +14,8 @@ from ..artifacts import Artifacts
 from .registry import IncidentRegistry, InjectionContext
 from .spec import Incident, IncidentError, Injection
 
+__all__ = ["inject"]
+
 
 def inject(
     root: str | Path,

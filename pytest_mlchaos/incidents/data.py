@@ -38,6 +38,28 @@ from ._tables import Table, read_table
 from .registry import IncidentRegistry, InjectionContext
 from .spec import Incident, IncidentError, Param
 
+__all__ = [
+    "ANY_FILE",
+    "Bitflip",
+    "Delete",
+    "Duplicates",
+    "FRACTION",
+    "INJECTORS",
+    "LABEL",
+    "LabelFlip",
+    "MissingValues",
+    "Noise",
+    "SchemaDrift",
+    "StaleVersion",
+    "TABLES",
+    "TABLE_SUFFIXES",
+    "Truncate",
+    "byte_modes",
+    "refuse_format",
+    "register",
+    "standard_normals",
+]
+
 FRACTION: dict[str, Any] = dict(low=0.0, low_open=True, high=1.0)
 LABEL = Param(
     "label",

@@ -19,6 +19,19 @@ from ._files import RoleInjector, require_files, write_atomic
 from .registry import IncidentRegistry, InjectionContext, Injector
 from .spec import Incident, IncidentError, Param
 
+__all__ = [
+    "Corrupt",
+    "Delete",
+    "INJECTORS",
+    "MODEL_FILES",
+    "RegistryAliasLost",
+    "RegistryVersionDeleted",
+    "STAGE_DELETED_INTERNAL",
+    "Truncate",
+    "WrongModel",
+    "register",
+]
+
 STAGE_DELETED_INTERNAL = "Deleted_Internal"  # what MlflowClient.delete_model_version leaves in model_versions
 MODEL_FILES = "any model file as bytes: pickle, joblib, skops or opaque"
 

@@ -17,6 +17,8 @@ from ._files import cut_point, require_files, write_atomic
 from .registry import IncidentRegistry, InjectionContext, Injector
 from .spec import Incident, IncidentError, Injection, Param
 
+__all__ = ["Crash", "DiskFull", "Hang", "INJECTORS", "PERSISTENT", "PartialWrite", "STAGE", "StaleLock", "register"]
+
 STAGE = Param("stage", str, None, doc="the stage hit (default: one chosen by the seed)", choices_from="stages")
 PERSISTENT = Param("persistent", bool, False, doc="keep failing on every rerun (recovery must report failure)")
 

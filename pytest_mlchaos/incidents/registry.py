@@ -12,6 +12,8 @@ from ..artifacts import Artifacts
 from ..digest import file_digest
 from .spec import Incident, IncidentError, Injection, Param, relpath_within
 
+__all__ = ["FunctionInjector", "IncidentRegistry", "InjectionContext", "Injector"]
+
 
 @dataclass
 class InjectionContext:

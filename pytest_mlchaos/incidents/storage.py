@@ -16,6 +16,18 @@ from ._files import count_for, flip_bytes_in_place, require_files, restore_times
 from .registry import IncidentRegistry, InjectionContext, Injector
 from .spec import Incident, IncidentError, Param
 
+__all__ = [
+    "BackupLoss",
+    "DvcCacheCorruption",
+    "DvcCacheLoss",
+    "DvcRemoteLoss",
+    "INJECTORS",
+    "MlflowStoreCorruption",
+    "cache_objects",
+    "object_for",
+    "register",
+]
+
 
 class _StoreInjector(Injector):
     store: str = "dvc_cache"  # the Artifacts attribute naming the store directory
