@@ -14,6 +14,22 @@ from .markers import IncidentPlan
 from .project import MLProject, ProjectError
 from .session import ChaosSession
 
+__all__ = [
+    "CALL_REPORT_KEY",
+    "ENV_KEY",
+    "NOT_ENABLED",
+    "NO_PROJECT",
+    "PLAN_KEY",
+    "SESSION_KEY",
+    "chaos_session",
+    "metrics_problem",
+    "ml_baseline",
+    "ml_env",
+    "ml_env_factory",
+    "mlchaos_project",
+    "store_root",
+]
+
 SESSION_KEY = pytest.StashKey[ChaosSession]()
 PLAN_KEY = pytest.StashKey[IncidentPlan]()
 ENV_KEY = pytest.StashKey[ChaosEnv]()

@@ -10,6 +10,8 @@ from .gate import EXPECTATIONS, ThresholdError, parse_fraction
 from .incidents.registry import IncidentRegistry
 from .incidents.spec import Incident, IncidentError, derive_seed
 
+__all__ = ["IncidentPlan", "MARKER", "MARKER_HELP", "ordered_marks", "parse_marks"]
+
 MARKER = "incident"
 MARKER_HELP = (
     "incident(kind, *, mode=None, target=None, seed=None, max_drop=None, expect='recovered', **params): "

@@ -14,6 +14,30 @@ import pytest
 
 from .gate import DEFAULT_FAIL_DROP, DEFAULT_WARN_DROP, ThresholdError, Thresholds, parse_fraction
 
+__all__ = [
+    "GROUP",
+    "INI_LOWER",
+    "INI_PROJECT",
+    "OPT_ENABLE",
+    "OPT_FAIL",
+    "OPT_LIST",
+    "OPT_MARKDOWN",
+    "OPT_MAX_MTTR",
+    "OPT_METRICS",
+    "OPT_REPORT",
+    "OPT_SEED",
+    "OPT_STRICT",
+    "OPT_WARN",
+    "SEED_CACHE_KEY",
+    "Settings",
+    "add_options",
+    "fraction_type",
+    "load_settings",
+    "resolve_seed",
+    "seconds_type",
+    "seed_type",
+]
+
 GROUP = "mlchaos"
 OPT_ENABLE = "--mlchaos"
 OPT_SEED = "--mlchaos-seed"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from .registry import IncidentRegistry, Injector
 from .spec import Param
 
+__all__ = ["describe", "describe_param"]
+
 
 def describe(registry: IncidentRegistry) -> str:
     """Every kind and mode with its one-line doc and parameters (type, range or choices, default)."""

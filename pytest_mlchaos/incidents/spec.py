@@ -10,6 +10,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "ContainmentError",
+    "Incident",
+    "IncidentError",
+    "Injection",
+    "JSONScalar",
+    "Param",
+    "derive_seed",
+    "relpath_within",
+]
+
 JSONScalar = str | int | float | bool | None
 
 

@@ -15,6 +15,31 @@ from typing import Any
 from ..gate import DEFAULT_FAIL_DROP, DEFAULT_WARN_DROP, MetricChange, Verdict
 from ..outcome import IncidentOutcome
 
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "FAILED_WEIGHT_CAP",
+    "FALSE_RECOVERY_PENALTY",
+    "HONEST_UNRECOVERABLE_WEIGHT",
+    "RunInfo",
+    "SCHEMA",
+    "VERDICT_SYMBOLS",
+    "VERDICT_WEIGHTS",
+    "attempts_by_strategy",
+    "build_report",
+    "collect_versions",
+    "comparable",
+    "incident_record",
+    "jsonable",
+    "mttr_by_strategy",
+    "outcome_from_record",
+    "outcome_weight",
+    "relative_change",
+    "resilience_score",
+    "slowest_recovery",
+    "summarize",
+    "utc_now",
+]
+
 SCHEMA = "mlchaos-report/2"
 
 #: Weight of each verdict in the resilience score (see ``resilience_score``).

@@ -11,6 +11,8 @@ from typing import Any
 from .document import jsonable
 from .render import render_markdown
 
+__all__ = ["ReportPathError", "atomic_write_text", "check_writable", "dumps", "write_json", "write_markdown"]
+
 
 class ReportPathError(ValueError):
     """A report path that cannot be written; the message names the option and the path."""

@@ -10,6 +10,22 @@ from typing import Any
 from ..outcome import IncidentOutcome
 from .document import VERDICT_SYMBOLS, relative_change
 
+__all__ = [
+    "ellipsize_end",
+    "ellipsize_middle",
+    "ellipsize_nodeid",
+    "failures_first",
+    "format_seconds",
+    "incidents_text",
+    "junit_properties",
+    "markdown_headline",
+    "md_cell",
+    "md_code",
+    "render_markdown",
+    "terminal_lines",
+    "worst_metric_text",
+]
+
 # -- rendering helpers -----------------------------------------------------------------------
 
 
