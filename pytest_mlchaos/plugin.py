@@ -35,7 +35,7 @@ from .markers import MARKER_HELP, IncidentPlan, ordered_marks, parse_marks
 from .outcome import IncidentOutcome
 from .project import ProjectError
 from .session import ChaosSession
-from .settings import OPT_ENABLE, OPT_MARKDOWN, OPT_REPORT, add_options, load_settings
+from .settings import OPT_ENABLE, OPT_HTML, OPT_MARKDOWN, OPT_REPORT, add_options, load_settings
 
 if TYPE_CHECKING:
     from .report import RunInfo
@@ -71,7 +71,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.enabled and controller:
         if getattr(config, "cache", None) is not None:
             config.cache.set("mlchaos/seed", settings.seed)
-        _check_report_paths(settings.report_path, settings.markdown_path)
+        _check_report_paths(
+            ((OPT_REPORT, settings.report_path), (OPT_MARKDOWN, settings.markdown_path), (OPT_HTML, settings.html_path))
+        )
     if settings.enabled:  # the hook first, then the ini key; a bad one stops the run before any test
         try:
             session.resolve_project(config.hook.pytest_mlchaos_make_project(config=config))
@@ -82,10 +84,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(XdistHooks(session), "mlchaos-xdist")
 
 
-def _check_report_paths(report: str | None, markdown: str | None) -> None:
+def _check_report_paths(paths: tuple[tuple[str, str | None], ...]) -> None:
     from .report import ReportPathError, check_writable
 
-    for option, path in ((OPT_REPORT, report), (OPT_MARKDOWN, markdown)):
+    for option, path in paths:
         if path:
             try:
                 check_writable(path, option)
@@ -353,9 +355,12 @@ class ChaosReporter:
         width = min(config.get_terminal_writer().fullwidth, 100)
         for line in reporting.terminal_lines(document, width=width):
             terminalreporter.write_line(line)
+        from .report.files import write_html
+
         for path, write, what in (
             (settings.report_path, reporting.write_json, "report"),
             (settings.markdown_path, reporting.write_markdown, "summary"),
+            (settings.html_path, write_html, "html"),
         ):
             if not path:
                 continue

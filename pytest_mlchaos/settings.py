@@ -25,11 +25,26 @@ OPT_METRICS = "--mlchaos-metrics"
 OPT_MAX_MTTR = "--mlchaos-max-mttr"
 OPT_STRICT = "--mlchaos-strict"
 OPT_LIST = "--mlchaos-incidents"
+OPT_HTML = "--mlchaos-html"
+OPT_MLFLOW = "--mlchaos-mlflow"
+OPT_COMPARE = "--mlchaos-compare"
+OPT_SHARD = "--mlchaos-shard"
+OPT_SHARD_DURATIONS = "--mlchaos-shard-durations"
+OPT_BASELINE_KEY = "--mlchaos-baseline-key"
+INI_MLFLOW_EXPERIMENT = "mlchaos_mlflow_experiment"
+INI_MTTR_TOLERANCE = "mlchaos_mttr_tolerance"
 INI_PROJECT = "mlchaos_project"
 INI_LOWER = "mlchaos_lower_is_better"
 
 DEFAULT_WARN_DROP = 0.05
 DEFAULT_FAIL_DROP = 0.10
+DEFAULT_MLFLOW_EXPERIMENT = "mlchaos"
+#: A compared MTTR is listed when it grew by more than 50% and by more than 0.5 s (both: small times are noisy).
+DEFAULT_MTTR_TOLERANCE = (0.5, 0.5)
+#: ``--mlchaos-mlflow`` given without a URI (the option's ``const``): MLFLOW_TRACKING_URI, else the default file.
+MLFLOW_DEFAULT = "default"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
 SEED_CACHE_KEY = "mlchaos/seed"
 
 
@@ -65,6 +80,36 @@ def seconds_type(value: str) -> float:
     if not math.isfinite(seconds) or seconds <= 0:
         raise argparse.ArgumentTypeError(f"{value!r} must be a positive, finite number of seconds")
     return seconds
+
+
+def shard_type(value: str) -> tuple[int, int]:
+    """``--mlchaos-shard``: ``I/N`` with whole numbers ``1 <= I <= N``."""
+    index, sep, count = value.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i = n = 0
+        sep = ""
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{value!r} is not I/N; use whole numbers such as 1/4 (shard 1 of 4)")
+    if n < 1 or not 1 <= i <= n:
+        raise argparse.ArgumentTypeError(f"{value!r} is out of range; I/N needs 1 <= I <= N, e.g. 1/{max(n, 2)}")
+    return i, n
+
+
+def mttr_tolerance_type(value: str) -> tuple[float, float]:
+    """ini ``mlchaos_mttr_tolerance``: ``RELATIVE,SECONDS`` (e.g. ``0.5,0.5``: flag an MTTR that grew by more than
+    50% and more than 0.5 s)."""
+    parts = [p.strip() for p in str(value).split(",")]
+    try:
+        relative, seconds = (float(parts[0]), float(parts[1])) if len(parts) == 2 else (math.nan, math.nan)
+    except ValueError:
+        relative = seconds = math.nan
+    if not (math.isfinite(relative) and math.isfinite(seconds) and relative >= 0 and seconds >= 0):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not RELATIVE,SECONDS; use two non-negative numbers such as 0.5,0.5 (+50% and +0.5 s)"
+        )
+    return relative, seconds
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -143,6 +188,51 @@ def add_options(parser: pytest.Parser) -> None:
         default=False,
         help="Show the incident catalogue (kinds, modes, parameters) and exit",
     )
+    group.addoption(
+        OPT_HTML,
+        dest="mlchaos_html",
+        default=None,
+        metavar="PATH",
+        help="Write the resilience report as one self-contained HTML page to PATH",
+    )
+    group.addoption(
+        OPT_MLFLOW,
+        dest="mlchaos_mlflow",
+        nargs="?",
+        const=MLFLOW_DEFAULT,
+        default=None,
+        metavar="TRACKING_URI",
+        help="Log the chaos run as one MLflow run (default URI: $MLFLOW_TRACKING_URI, else sqlite:///<rootdir>/mlflow.db)",
+    )
+    group.addoption(
+        OPT_COMPARE,
+        dest="mlchaos_compare",
+        default=None,
+        metavar="PREVIOUS.json",
+        help="Fail the run when the score is below PREVIOUS.json's or an incident test that passed there fails now",
+    )
+    group.addoption(
+        OPT_SHARD,
+        dest="mlchaos_shard",
+        type=shard_type,
+        default=None,
+        metavar="I/N",
+        help="Run only shard I of N of the incident tests (stable across runs)",
+    )
+    group.addoption(
+        OPT_SHARD_DURATIONS,
+        dest="mlchaos_shard_durations",
+        default=None,
+        metavar="REPORT.json",
+        help="Balance the shards by the test durations in a previous JSON report",
+    )
+    group.addoption(
+        OPT_BASELINE_KEY,
+        dest="mlchaos_baseline_key",
+        action="store_true",
+        default=False,
+        help="Print the cache key of the project's baseline and exit (for CI caches)",
+    )
     parser.addini(
         INI_PROJECT,
         "The project under test, as package.module:attr (an MLProject or a callable returning one)",
@@ -177,6 +267,19 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("mlchaos_strict", "Count degraded recoveries as failures", type="bool", default=False)
     parser.addini("mlchaos_report", "Write the resilience report as JSON to this path", default="")
     parser.addini("mlchaos_markdown", "Write the resilience summary as Markdown to this path", default="")
+    parser.addini("mlchaos_html", "Write the resilience report as an HTML page to this path", default="")
+    parser.addini(
+        "mlchaos_mlflow", "Log the chaos run to MLflow: a tracking URI, or true for the default URI", default=""
+    )
+    parser.addini(
+        INI_MLFLOW_EXPERIMENT, f"MLflow experiment of the chaos runs (default {DEFAULT_MLFLOW_EXPERIMENT})", default=""
+    )
+    parser.addini(
+        INI_MTTR_TOLERANCE,
+        "With --mlchaos-compare: an MTTR change is listed when it grew by more than RELATIVE and SECONDS "
+        "(default 0.5,0.5)",
+        default="",
+    )
     # Zero configuration: with no project configured, the DVC repository pytest runs in (dvc_project.discover).
     parser.addini(
         "mlchaos_dvc_repo",
@@ -207,6 +310,13 @@ class Settings:
     markdown_path: str | None
     project_spec: str
     discovery: Mapping[str, Any] = field(default_factory=dict)  # what zero configuration needs (dvc_project.discover)
+    html_path: str | None = None
+    mlflow_uri: str | None = None  # None: off; MLFLOW_DEFAULT: $MLFLOW_TRACKING_URI, else the rootdir's mlflow.db
+    mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT
+    compare_path: str | None = None
+    mttr_tolerance: tuple[float, float] = (0.5, 0.5)  # DEFAULT_MTTR_TOLERANCE
+    shard: tuple[int, int] | None = None
+    shard_durations: str | None = None
 
 
 def _ini_or_option(config: pytest.Config, dest: str, ini: str, convert: Any, name: str) -> Any:
@@ -277,7 +387,35 @@ def load_settings(config: pytest.Config) -> Settings:
         markdown_path=config.getoption("mlchaos_markdown") or config.getini("mlchaos_markdown") or None,
         project_spec=str(config.getini(INI_PROJECT) or "").strip(),
         discovery=_discovery(config),
+        html_path=config.getoption("mlchaos_html") or config.getini("mlchaos_html") or None,
+        mlflow_uri=_mlflow_uri(config),
+        mlflow_experiment=str(config.getini(INI_MLFLOW_EXPERIMENT) or "").strip() or DEFAULT_MLFLOW_EXPERIMENT,
+        compare_path=config.getoption("mlchaos_compare") or None,
+        mttr_tolerance=_mttr_tolerance(config),
+        shard=config.getoption("mlchaos_shard"),
+        shard_durations=config.getoption("mlchaos_shard_durations") or None,
     )
+
+
+def _mttr_tolerance(config: pytest.Config) -> tuple[float, float]:
+    raw = str(config.getini(INI_MTTR_TOLERANCE) or "").strip()
+    if not raw:
+        return DEFAULT_MTTR_TOLERANCE
+    try:
+        return mttr_tolerance_type(raw)
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini {INI_MTTR_TOLERANCE} = {raw!r}: {exc}") from None
+
+
+def _mlflow_uri(config: pytest.Config) -> str | None:
+    """The tracking URI to log to (``MLFLOW_DEFAULT`` for the default one), or None when MLflow logging is off."""
+    option = config.getoption("mlchaos_mlflow")
+    if option is not None:
+        return str(option).strip() or MLFLOW_DEFAULT
+    raw = str(config.getini("mlchaos_mlflow") or "").strip()
+    if raw.lower() in _FALSE:
+        return None
+    return MLFLOW_DEFAULT if raw.lower() in _TRUE else raw
 
 
 def _discovery(config: pytest.Config) -> dict[str, Any]:
