@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Generator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -357,6 +358,7 @@ class ChaosReporter:
             terminalreporter.write_line(line)
         from .report.files import write_html
 
+        written: dict[str, Path] = {}
         for path, write, what in (
             (settings.report_path, reporting.write_json, "report"),
             (settings.markdown_path, reporting.write_markdown, "summary"),
@@ -365,11 +367,32 @@ class ChaosReporter:
             if not path:
                 continue
             try:
-                write(document, path)
+                written[what] = write(document, path)
             except OSError as exc:  # the verdicts stand in the exit status; say why the file is missing
                 terminalreporter.write_line(f"mlchaos {what}: could not write {path}: {exc}", red=True)
             else:
                 terminalreporter.write_line(f"mlchaos {what}: {path}")
+        if settings.mlflow_uri is not None:
+            terminalreporter.write_line(log_to_mlflow(config, document, written))
+
+
+def log_to_mlflow(config: pytest.Config, document: dict[str, Any], written: dict[str, Path]) -> str:
+    """Log the run to MLflow; the one line to print. A tracking server that cannot be reached fails nothing."""
+    from .mlflow_run import log_run, tracking_uri
+
+    settings = chaos_session(config).settings
+    uri = tracking_uri(settings.mlflow_uri or "", config.rootpath)
+    names = {"report": "mlchaos-report.json", "summary": "mlchaos-report.md", "html": "mlchaos-report.html"}
+    try:
+        with warnings.catch_warnings():  # MLflow's and SQLAlchemy's own deprecations are not the user's to fix
+            warnings.simplefilter("ignore")
+            run_id = log_run(
+                document, uri, settings.mlflow_experiment, {names[k]: p for k, p in written.items()}, config.rootpath
+            )
+    except Exception as exc:  # noqa: BLE001  (any failure of the tracking server is a warning, never a failed run)
+        message = " ".join(str(exc).split())
+        return f"mlchaos mlflow: WARNING: could not log the run to {uri}: {type(exc).__name__}: {message[:300]}"
+    return f"mlchaos mlflow: run {run_id} in experiment {settings.mlflow_experiment!r} at {uri}"
 
 
 def run_info(config: pytest.Config, session: ChaosSession) -> RunInfo:

@@ -1,0 +1,115 @@
+"""``--mlchaos-mlflow``: the chaos run as one MLflow run in a real sqlite store; an unreachable server only warns."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_mlchaos.mlflow_run import tracking_uri
+
+# pytester's in-process runs drop modules first imported during a run: import MLflow once, here.
+mlflow = pytest.importorskip("mlflow")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+SUITE = """
+import pytest
+
+@pytest.mark.incident("model_loss", mode="delete")
+def test_model(ml_env):
+    assert ml_env.detect()
+
+@pytest.mark.incident("data_corruption", mode="noise", fraction=0.2)
+def test_noise(ml_env):
+    assert ml_env.detect()
+
+@pytest.mark.incident("model_loss", mode="delete", expect="unrecoverable")
+def test_wrongly_expects_unrecoverable(ml_env):
+    pass
+"""
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed again when the block ends: nothing listens there
+
+
+def test_the_run_is_logged_with_params_metrics_tags_and_all_three_reports(
+    chaos: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("GITHUB_SHA", "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_SHA", "CI_COMMIT_REF_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
+    monkeypatch.setenv("GITHUB_REF_NAME", "feature/x")
+    ini = chaos.path / "tox.ini"
+    ini.write_text(ini.read_text().rstrip("\n") + "\nmlchaos_mlflow_experiment = chaos-ci\n")
+    chaos.makepyfile(test_suite=SUITE)
+    uri = f"sqlite:///{chaos.path / 'store' / 'mlflow.db'}"
+    (chaos.path / "store").mkdir()
+    report = chaos.path / "mine.json"
+    result = chaos.runpytest("--mlchaos", "--mlchaos-seed=8", f"--mlchaos-mlflow={uri}", f"--mlchaos-report={report}")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([f"mlchaos mlflow: run * in experiment 'chaos-ci' at {uri}"])
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("chaos-ci")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id], "tags.`mlchaos.ci.github_run_id` = '4242'")
+    assert len(runs) == 1
+    run = runs[0]
+    written = json.loads(report.read_text())
+    assert run.data.params["seed"] == "8"
+    assert run.data.params["warn_drop"] == "0.05" and run.data.params["fail_drop"] == "0.1"
+    assert run.data.params["project"] == written["run"]["project"]["name"]
+    assert run.data.params["version.pytest"] == pytest.__version__
+    assert run.data.metrics["resilience_score"] == written["summary"]["score"]
+    assert run.data.metrics["tests_failed"] == 1 and run.data.metrics["tests_total"] == 3
+    assert run.data.metrics["verdict.restored"] == written["summary"]["verdicts"]["restored"]
+    for strategy, stats in written["summary"]["mttr_by_strategy"].items():
+        assert run.data.metrics[f"mttr.{strategy}.median"] == pytest.approx(stats["median"])
+    assert "worst_metric_drop" in run.data.metrics
+    assert run.data.tags["mlchaos.ci"] == "true" and run.data.tags["mlchaos.branch"] == "feature/x"
+    assert run.data.tags["mlchaos.gate"] == "failed"
+    assert run.info.status == "FINISHED"
+    names = sorted(a.path for a in client.list_artifacts(run.info.run_id))
+    assert names == ["mlchaos-report.html", "mlchaos-report.json", "mlchaos-report.md"]
+    logged = Path(client.download_artifacts(run.info.run_id, "mlchaos-report.json", str(chaos.path / "dl")))
+    assert json.loads(logged.read_text()) == written  # the user's report, not a second rendering
+
+
+def test_an_unreachable_tracking_server_gives_one_warning_line_and_fails_nothing(chaos: pytest.Pytester) -> None:
+    chaos.makepyfile(test_suite=SUITE.split("@pytest.mark.incident(\"model_loss\", mode=\"delete\", expect")[0])
+    uri = f"http://127.0.0.1:{closed_port()}"
+    started = time.perf_counter()
+    result = chaos.runpytest("--mlchaos", f"--mlchaos-mlflow={uri}")
+    assert time.perf_counter() - started < 30  # MLflow's own retries would take minutes
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.OK
+    lines = [line for line in result.stdout.lines if line.startswith("mlchaos mlflow:")]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"mlchaos mlflow: WARNING: could not log the run to {uri}: ")
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_without_a_uri_it_uses_the_environment_else_the_rootdirs_mlflow_db(tmp_path: Path) -> None:
+    assert tracking_uri("default", tmp_path, {}) == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    assert tracking_uri("default", tmp_path, {"MLFLOW_TRACKING_URI": "http://mlflow:5000"}) == "http://mlflow:5000"
+    assert tracking_uri("sqlite:///x.db", tmp_path, {"MLFLOW_TRACKING_URI": "http://mlflow:5000"}) == "sqlite:///x.db"
+
+
+def test_the_ini_key_turns_it_on_with_the_default_uri(chaos: pytest.Pytester) -> None:
+    from pytest_mlchaos.settings import MLFLOW_DEFAULT
+
+    ini = chaos.path / "tox.ini"
+    ini.write_text(ini.read_text().rstrip("\n") + "\nmlchaos_mlflow = true\n")
+    config = chaos.parseconfig()
+    assert config.getini("mlchaos_mlflow") == "true"
+    from pytest_mlchaos.settings import _mlflow_uri
+
+    assert _mlflow_uri(config) == MLFLOW_DEFAULT
+    assert _mlflow_uri(chaos.parseconfig("--mlchaos-mlflow=sqlite:///a.db")) == "sqlite:///a.db"
