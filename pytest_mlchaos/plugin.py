@@ -80,7 +80,10 @@ def pytest_configure(config: pytest.Config) -> None:
             session.resolve_project(config.hook.pytest_mlchaos_make_project(config=config))
         except ProjectError as exc:
             raise pytest.UsageError(str(exc)) from None
-    config.pluginmanager.register(ChaosReporter(config, session), "mlchaos-reporter")
+    reporter = ChaosReporter(config, session)
+    if settings.enabled and controller and settings.compare_path:
+        reporter.previous = _load_previous(settings.compare_path)
+    config.pluginmanager.register(reporter, "mlchaos-reporter")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(session), "mlchaos-xdist")
 
@@ -94,6 +97,16 @@ def _check_report_paths(paths: tuple[tuple[str, str | None], ...]) -> None:
                 check_writable(path, option)
             except ReportPathError as exc:
                 raise pytest.UsageError(str(exc)) from None
+
+
+def _load_previous(path: str) -> dict[str, Any]:
+    from .report.load import ReportFileError, load_report
+    from .settings import OPT_COMPARE
+
+    try:
+        return load_report(path)
+    except ReportFileError as exc:
+        raise pytest.UsageError(f"{OPT_COMPARE}: {exc}") from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -333,8 +346,11 @@ class ChaosReporter:
     def __init__(self, config: pytest.Config, session: ChaosSession) -> None:
         self.config = config
         self.session = session
+        self.previous: dict[str, Any] | None = None  # --mlchaos-compare's report
+        self.pytest_session: pytest.Session | None = None
 
-    def pytest_sessionstart(self) -> None:
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.pytest_session = session
         self.session.outcomes.clear()
         self.session.started_perf = time.perf_counter()
 
@@ -352,10 +368,17 @@ class ChaosReporter:
 
         document = reporting.build_report(run_info(config, session), list(session.outcomes))
         config.hook.pytest_mlchaos_report(report=document)
+        comparison = self._compare(document)
         terminalreporter.section("mlchaos")
         width = min(config.get_terminal_writer().fullwidth, 100)
         for line in reporting.terminal_lines(document, width=width):
             terminalreporter.write_line(line)
+        if comparison is not None:
+            from .report.compare import comparison_lines
+
+            terminalreporter.write_line("")
+            for line in comparison_lines(comparison):
+                terminalreporter.write_line(line, red=bool(comparison["failed"]) and line.startswith("mlchaos"))
         from .report.files import write_html
 
         written: dict[str, Path] = {}
@@ -374,6 +397,22 @@ class ChaosReporter:
                 terminalreporter.write_line(f"mlchaos {what}: {path}")
         if settings.mlflow_uri is not None:
             terminalreporter.write_line(log_to_mlflow(config, document, written))
+
+    def _compare(self, document: dict[str, Any]) -> dict[str, Any] | None:
+        """With ``--mlchaos-compare``: the comparison, added to the report; a worse run fails (exit status 1)."""
+        if self.previous is None:
+            return None
+        from .report.compare import compare
+
+        settings = self.session.settings
+        comparison = compare(
+            self.previous, document, tolerance=settings.mttr_tolerance, previous_name=settings.compare_path
+        )
+        document["comparison"] = comparison
+        session = self.pytest_session
+        if comparison["failed"] and session is not None and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return comparison
 
 
 def log_to_mlflow(config: pytest.Config, document: dict[str, Any], written: dict[str, Path]) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from .gate import ThresholdError, Thresholds
+from .report.compare import DEFAULT_MTTR_TOLERANCE
 
 GROUP = "mlchaos"
 OPT_ENABLE = "--mlchaos"
@@ -39,8 +40,6 @@ INI_LOWER = "mlchaos_lower_is_better"
 DEFAULT_WARN_DROP = 0.05
 DEFAULT_FAIL_DROP = 0.10
 DEFAULT_MLFLOW_EXPERIMENT = "mlchaos"
-#: A compared MTTR is listed when it grew by more than 50% and by more than 0.5 s (both: small times are noisy).
-DEFAULT_MTTR_TOLERANCE = (0.5, 0.5)
 #: ``--mlchaos-mlflow`` given without a URI (the option's ``const``): MLFLOW_TRACKING_URI, else the default file.
 MLFLOW_DEFAULT = "default"
 _TRUE = ("1", "true", "yes", "on")
@@ -314,7 +313,7 @@ class Settings:
     mlflow_uri: str | None = None  # None: off; MLFLOW_DEFAULT: $MLFLOW_TRACKING_URI, else the rootdir's mlflow.db
     mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT
     compare_path: str | None = None
-    mttr_tolerance: tuple[float, float] = (0.5, 0.5)  # DEFAULT_MTTR_TOLERANCE
+    mttr_tolerance: tuple[float, float] = DEFAULT_MTTR_TOLERANCE
     shard: tuple[int, int] | None = None
     shard_durations: str | None = None
 

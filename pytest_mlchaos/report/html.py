@@ -437,7 +437,9 @@ def _tests_table(records: Sequence[Mapping[str, Any]], thresholds: Mapping[str, 
 
 def comparison_html(comparison: Mapping[str, Any]) -> str:
     """The section of what changed since the previous report (``compare.compare`` output)."""
-    verdict = "bad" if comparison.get("regressed_run") else "pass"
+    from .compare import outcome_text
+
+    verdict = "bad" if comparison.get("failed") else "pass"
     prev, cur = comparison.get("previous_score"), comparison.get("score")
     head = (
         f"<p class={verdict}><b>{_e(comparison.get('summary', ''))}</b></p>"
@@ -449,8 +451,9 @@ def comparison_html(comparison: Mapping[str, Any]) -> str:
         for item in comparison.get(key) or ():
             rows.append(
                 f"<tr><td class='v {_CHANGE_CLASS[key]}'>{label}</td>"
-                f"<td><code>{_e(item['nodeid'])}</code></td><td>{_e(item.get('before') or '-')}</td>"
-                f"<td>{_e(item.get('after') or '-')}</td></tr>"
+                f"<td><code>{_e(item['nodeid'])}</code></td>"
+                f"<td>{_e(outcome_text(item.get('before'), item.get('before_passed')))}</td>"
+                f"<td>{_e(outcome_text(item.get('after'), item.get('after_passed')))}</td></tr>"
             )
     for item in comparison.get("mttr") or ():
         rows.append(
