@@ -36,7 +36,16 @@ from .markers import MARKER_HELP, IncidentPlan, ordered_marks, parse_marks
 from .outcome import IncidentOutcome
 from .project import ProjectError
 from .session import ChaosSession
-from .settings import OPT_ENABLE, OPT_HTML, OPT_MARKDOWN, OPT_REPORT, add_options, load_settings
+from .settings import (
+    OPT_COMPARE,
+    OPT_ENABLE,
+    OPT_HTML,
+    OPT_MARKDOWN,
+    OPT_REPORT,
+    OPT_SHARD_DURATIONS,
+    add_options,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     from .report import RunInfo
@@ -44,6 +53,8 @@ if TYPE_CHECKING:
 __all__ = ["MLChaosDegradedWarning", "ml_baseline", "ml_env", "ml_env_factory", "mlchaos_project"]
 
 OUTCOME_KEY = pytest.StashKey[IncidentOutcome]()
+DURATIONS_KEY = pytest.StashKey[dict[str, float]]()  # --mlchaos-shard-durations
+SHARD_KEY = pytest.StashKey[tuple[int, int]]()  # (incident tests this shard runs, incident tests collected)
 SKIP_REASON = f"incident test: run with {OPT_ENABLE} to inject incidents and verify recovery"
 
 
@@ -82,7 +93,13 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
     reporter = ChaosReporter(config, session)
     if settings.enabled and controller and settings.compare_path:
-        reporter.previous = _load_previous(settings.compare_path)
+        reporter.previous = _load_previous(OPT_COMPARE, settings.compare_path)
+    if settings.shard_durations:
+        from .shards import durations_from_report
+
+        config.stash[DURATIONS_KEY] = durations_from_report(
+            _load_previous(OPT_SHARD_DURATIONS, settings.shard_durations)
+        )
     config.pluginmanager.register(reporter, "mlchaos-reporter")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(session), "mlchaos-xdist")
@@ -99,14 +116,14 @@ def _check_report_paths(paths: tuple[tuple[str, str | None], ...]) -> None:
                 raise pytest.UsageError(str(exc)) from None
 
 
-def _load_previous(path: str) -> dict[str, Any]:
+def _load_previous(option: str, path: str) -> dict[str, Any]:
+    """A previous report named by ``option``; a usage error naming the file when it is not one."""
     from .report.load import ReportFileError, load_report
-    from .settings import OPT_COMPARE
 
     try:
         return load_report(path)
     except ReportFileError as exc:
-        raise pytest.UsageError(f"{OPT_COMPARE}: {exc}") from None
+        raise pytest.UsageError(f"{option}: {exc}") from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -226,6 +243,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
     if errors:
         raise pytest.UsageError("bad incident marker(s):\n  " + "\n  ".join(errors))
+    if session.settings.shard is not None:
+        _keep_shard(config, items, session.settings.shard)
+
+
+def _keep_shard(config: pytest.Config, items: list[pytest.Item], shard: tuple[int, int]) -> None:
+    """Deselect the incident tests of the other shards; tests without an incident marker run in shard 1 only."""
+    from .shards import select
+
+    incident = [item.nodeid for item in items if PLAN_KEY in item.stash]
+    chosen = select(incident, shard, config.stash.get(DURATIONS_KEY, None))
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        runs = item.nodeid in chosen if PLAN_KEY in item.stash else shard[0] == 1
+        (keep if runs else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+    config.stash[SHARD_KEY] = (len(chosen), len(incident))
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str] | None:
+    counts = config.stash.get(SHARD_KEY, None)
+    shard = chaos_session(config).settings.shard
+    if counts is None or shard is None:
+        return None
+    durations = chaos_session(config).settings.shard_durations
+    how = f"balanced by the durations in {durations}" if durations else "by a hash of the node id"
+    others = "run here" if shard[0] == 1 else "run in shard 1 only"
+    return [
+        f"mlchaos: shard {shard[0]}/{shard[1]}: {counts[0]} of {counts[1]} incident tests ({how}); "
+        f"tests without an incident marker {others}"
+    ]
 
 
 @pytest.hookimpl(wrapper=True)
