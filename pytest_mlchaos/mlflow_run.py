@@ -44,6 +44,16 @@ def tracking_uri(requested: str, rootdir: Path, environ: Mapping[str, str] = os.
     return environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(rootdir).resolve() / DEFAULT_DB}"
 
 
+def artifact_location(uri: str) -> str | None:
+    """For a sqlite store, ``mlruns/`` beside the database file (MLflow's default is the current directory's);
+    else None (the server decides)."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    database = Path(uri[len(prefix) :].split("?", 1)[0])
+    return (database.resolve().parent / "mlruns").as_uri()
+
+
 @contextmanager
 def _scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in values}
@@ -202,7 +212,11 @@ def log_run(
                 artifacts[name] = write(report, Path(tmp) / name)
         client = MlflowClient(tracking_uri=uri)
         found = client.get_experiment_by_name(experiment)
-        experiment_id = found.experiment_id if found is not None else client.create_experiment(experiment)
+        experiment_id = (
+            found.experiment_id
+            if found is not None
+            else client.create_experiment(experiment, artifact_location=artifact_location(uri))
+        )
         tags = run_tags(report, git)
         name = f"mlchaos seed {tags['mlchaos.seed']}" + (f" {git['branch']}" if "branch" in git else "")
         run = client.create_run(experiment_id, tags=tags, run_name=name)

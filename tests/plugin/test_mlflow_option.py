@@ -80,6 +80,8 @@ def test_the_run_is_logged_with_params_metrics_tags_and_all_three_reports(
     assert names == ["mlchaos-report.html", "mlchaos-report.json", "mlchaos-report.md"]
     logged = Path(client.download_artifacts(run.info.run_id, "mlchaos-report.json", str(chaos.path / "dl")))
     assert json.loads(logged.read_text()) == written  # the user's report, not a second rendering
+    assert (chaos.path / "store" / "mlruns").is_dir()  # artifacts beside the database, not in the current directory
+    assert not (chaos.path / "mlruns").exists()
 
 
 def test_an_unreachable_tracking_server_gives_one_warning_line_and_fails_nothing(chaos: pytest.Pytester) -> None:
