@@ -134,6 +134,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if config.option.mlchaos_baseline_key:
+        return _print_baseline_key(config)
     if not config.option.mlchaos_list:
         return None
     from .incidents.catalogue import describe
@@ -142,6 +144,28 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     try:
         tw = config.get_terminal_writer()
         tw.write(describe(chaos_session(config).registry))
+    finally:
+        config._ensure_unconfigure()
+    return 0
+
+
+def _print_baseline_key(config: pytest.Config) -> int:
+    """``--mlchaos-baseline-key``: print the cache key of the project's baseline (what a CI cache is keyed by)."""
+    from .session import baseline_store_name
+
+    config._do_configure()
+    try:
+        chaos = chaos_session(config)
+        try:
+            project = chaos.resolve_project(config.hook.pytest_mlchaos_make_project(config=config))
+        except ProjectError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if project is None:
+            raise pytest.UsageError(
+                "--mlchaos-baseline-key: no project to key; set mlchaos_project = package.module:attr, implement "
+                "pytest_mlchaos_make_project, or run inside a DVC repository"
+            )
+        config.get_terminal_writer().line(f"mlchaos-baseline-{baseline_store_name(project)}")
     finally:
         config._ensure_unconfigure()
     return 0

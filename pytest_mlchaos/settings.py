@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from .gate import ThresholdError, Thresholds
-from .report.compare import DEFAULT_MTTR_TOLERANCE
+from .report.compare import DEFAULT_MTTR_TOLERANCE, parse_tolerance
 
 GROUP = "mlchaos"
 OPT_ENABLE = "--mlchaos"
@@ -94,21 +94,6 @@ def shard_type(value: str) -> tuple[int, int]:
     if n < 1 or not 1 <= i <= n:
         raise argparse.ArgumentTypeError(f"{value!r} is out of range; I/N needs 1 <= I <= N, e.g. 1/{max(n, 2)}")
     return i, n
-
-
-def mttr_tolerance_type(value: str) -> tuple[float, float]:
-    """ini ``mlchaos_mttr_tolerance``: ``RELATIVE,SECONDS`` (e.g. ``0.5,0.5``: flag an MTTR that grew by more than
-    50% and more than 0.5 s)."""
-    parts = [p.strip() for p in str(value).split(",")]
-    try:
-        relative, seconds = (float(parts[0]), float(parts[1])) if len(parts) == 2 else (math.nan, math.nan)
-    except ValueError:
-        relative = seconds = math.nan
-    if not (math.isfinite(relative) and math.isfinite(seconds) and relative >= 0 and seconds >= 0):
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not RELATIVE,SECONDS; use two non-negative numbers such as 0.5,0.5 (+50% and +0.5 s)"
-        )
-    return relative, seconds
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -401,8 +386,8 @@ def _mttr_tolerance(config: pytest.Config) -> tuple[float, float]:
     if not raw:
         return DEFAULT_MTTR_TOLERANCE
     try:
-        return mttr_tolerance_type(raw)
-    except argparse.ArgumentTypeError as exc:
+        return parse_tolerance(raw)
+    except ValueError as exc:
         raise pytest.UsageError(f"ini {INI_MTTR_TOLERANCE} = {raw!r}: {exc}") from None
 
 

@@ -10,6 +10,7 @@ MTTR changes, are listed but fail nothing (timings are too noisy to gate on).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,20 @@ from .render import format_seconds
 
 #: An MTTR is listed when the strategy's median grew by more than 50% and by more than 0.5 s.
 DEFAULT_MTTR_TOLERANCE = (0.5, 0.5)
+
+
+def parse_tolerance(value: str) -> tuple[float, float]:
+    """``RELATIVE,SECONDS`` (e.g. ``0.5,0.5``) as numbers; ``ValueError`` saying what is allowed."""
+    parts = [p.strip() for p in str(value).split(",")]
+    try:
+        relative, seconds = (float(parts[0]), float(parts[1])) if len(parts) == 2 else (math.nan, math.nan)
+    except ValueError:
+        relative = seconds = math.nan
+    if not (math.isfinite(relative) and math.isfinite(seconds) and relative >= 0 and seconds >= 0):
+        raise ValueError(
+            f"{value!r} is not RELATIVE,SECONDS; use two non-negative numbers such as 0.5,0.5 (+50% and +0.5 s)"
+        )
+    return relative, seconds
 
 
 def _by_nodeid(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
