@@ -188,15 +188,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     root = store_root(config)
     if root is None:
         return
-    if not any(root.glob(f"*/{BASELINE_FILE}")):
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(
-                f"mlchaos: building the baseline of {chaos.project.name} (once; later runs verify and reuse it) ..."
-            )
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if not any(root.glob(f"*/{BASELINE_FILE}")) and reporter is not None:
+        reporter.write_line(
+            f"mlchaos: building the baseline of {chaos.project.name} (once; later runs verify and reuse it) ..."
+        )
+    from . import progress
+
+    def announce(stage: str, seconds: float) -> None:
+        if reporter is not None and config.get_verbosity() >= 0:  # quiet under -q
+            reporter.write_line(f"mlchaos: baseline [{seconds:5.1f}s]: {stage}")
+
     try:
-        with warnings.catch_warnings():  # a build's DeprecationWarnings (MLflow, SQLAlchemy) are not the user's to fix
-            warnings.simplefilter("ignore", DeprecationWarning)
+        with warnings.catch_warnings(), progress.listening(announce):  # a build's DeprecationWarnings (MLflow,
+            warnings.simplefilter("ignore", DeprecationWarning)  # SQLAlchemy) are not the user's to fix
             baseline = chaos.get_baseline(chaos.project, root)
     except Exception as exc:
         raise pytest.UsageError(
