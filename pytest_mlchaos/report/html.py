@@ -15,8 +15,11 @@ from typing import Any
 
 from .render import _verdict_label, failures_first, format_seconds, incidents_text
 
-VERDICTS = ("restored", "repaired", "degraded", "critical", "unrecovered", "false_recovery", "error")
+HONEST = "expected_unrecoverable"
+#: The matrix's columns: the verdicts, with an unrecovered test that expected it (and passed) apart.
+VERDICTS = ("restored", "repaired", "degraded", "critical", "unrecovered", HONEST, "false_recovery", "error")
 COLORS: Mapping[str, str] = {
+    HONEST: "#1b7c83",
     "restored": "#1a7f37",
     "repaired": "#4c9a2a",
     "degraded": "#bf8700",
@@ -43,7 +46,7 @@ th{background:#f6f8fa;font-weight:600}td.n{text-align:right;font-variant-numeric
 code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 code{overflow-wrap:anywhere}
 td.m{white-space:nowrap}td.m svg{vertical-align:middle;margin-right:4px}th.t{min-width:260px}
-.wide{overflow-x:auto}td.i{max-width:230px;font-size:12px}
+.wide{overflow-x:auto}td.i,td.s{max-width:220px;font-size:12px;overflow-wrap:anywhere}td.i{min-width:180px}td.s{max-width:150px}
 pre{background:#f6f8fa;border:1px solid #eaeef2;border-radius:4px;padding:6px 8px;margin:4px 0;
 white-space:pre-wrap;word-break:break-all}
 .fail{border-left:4px solid #cf222e;padding:6px 10px;margin:10px 0;background:#fff8f8}
@@ -100,10 +103,14 @@ def _headline(report: Mapping[str, Any]) -> str:
     run = report.get("run", {})
     score = summary.get("score")
     total = summary.get("total", 0)
+    counts = dict(summary.get("verdicts", {}))
+    honest = int(summary.get("expected_unrecoverable") or 0)
+    counts["unrecovered"] = counts.get("unrecovered", 0) - honest
+    counts[HONEST] = honest
     chips = "".join(
-        f'<span style="background:{COLORS[v]}">{n} {_e(v.replace("_", " "))}</span>'
-        for v, n in summary.get("verdicts", {}).items()
-        if n and v in COLORS
+        f'<span style="background:{COLORS[v]}">{counts[v]} {_e(_column_label(v))}</span>'
+        for v in VERDICTS
+        if counts.get(v)
     )
     t = run.get("thresholds", {})
     meta = [
@@ -123,7 +130,7 @@ def _headline(report: Mapping[str, Any]) -> str:
     if run.get("started"):
         meta.append(f"started {_e(run['started'])}")
     score_text = "n/a" if score is None else f"{score:g}"
-    counts = (
+    headline = (
         f"{total} incident test{'s' if total != 1 else ''}: "
         f"<span class=pass>{summary.get('passed', 0)} passed</span>, "
         f"<span class={'bad' if summary.get('failed') else 'm0'}>{summary.get('failed', 0)} failed</span>"
@@ -131,7 +138,7 @@ def _headline(report: Mapping[str, Any]) -> str:
     return (
         "<header><h1>mlchaos resilience report</h1><div class=head>"
         f"<div class=score>{score_text}<small>/100 resilience score</small></div>"
-        f"<div><div>{counts}</div><div class=chips>{chips}</div></div></div>"
+        f"<div><div>{headline}</div><div class=chips>{chips}</div></div></div>"
         f"<p class=meta>{' · '.join(meta)}</p></header>"
     )
 
@@ -147,15 +154,25 @@ def _kind_label(record: Mapping[str, Any]) -> str:
     return " + ".join(labels) or "(none)"
 
 
+def _column(record: Mapping[str, Any]) -> str:
+    if record["verdict"] == "unrecovered" and record.get("expect") == "unrecoverable":
+        return HONEST
+    return str(record["verdict"])
+
+
+def _column_label(column: str) -> str:
+    return "unrecovered (expected)" if column == HONEST else column.replace("_", " ")
+
+
 def _matrix(records: Sequence[Mapping[str, Any]]) -> str:
     counts: dict[str, dict[str, int]] = {}
     for r in records:
         row = counts.setdefault(_kind_label(r), {})
-        row[r["verdict"]] = row.get(r["verdict"], 0) + 1
+        row[_column(r)] = row.get(_column(r), 0) + 1
     if not counts:
         return "<section><h2>Incidents × verdicts</h2><p>No incident tests ran.</p></section>"
     top = max(n for row in counts.values() for n in row.values())
-    head = "".join(f"<th>{_e(v.replace('_', ' '))}</th>" for v in VERDICTS)
+    head = "".join(f"<th>{_e(_column_label(v))}</th>" for v in VERDICTS)
     rows = []
     for label in sorted(counts):
         cells = []
@@ -198,7 +215,7 @@ def _mttr_chart(records: Sequence[Mapping[str, Any]]) -> str:
     samples = mttr_samples(records)
     if not samples:
         return "<section><h2>MTTR per recovery strategy</h2><p>No recovery was claimed.</p></section>"
-    label_w, plot_w, row_h, top_pad = 170, 780, 34, 10
+    label_w, plot_w, row_h, top_pad = 190, 760, 34, 10
     height = top_pad + row_h * len(samples) + 26
     width = label_w + plot_w + 190
     axis = SecondsAxis.fit([v for values in samples.values() for v in values])
@@ -216,7 +233,7 @@ def _mttr_chart(records: Sequence[Mapping[str, Any]]) -> str:
         out.append(f'<text x="{gx:.1f}" y="{height - 8}" text-anchor="middle">{_e(_tick_label(value))}</text>')
     for row, (name, values) in enumerate(samples.items()):
         cy = top_pad + row_h * row + row_h / 2
-        out.append(f'<text x="{label_w - 8}" y="{cy + 4:.1f}" text-anchor="end">{_e(_cut(name, 26))}</text>')
+        out.append(f'<text x="{label_w - 8}" y="{cy + 4:.1f}" text-anchor="end">{_e(_cut(name, 24))}</text>')
         q1, q2, q3 = _quartiles(values)
         out.append(
             f'<line x1="{x(values[0]):.1f}" y1="{cy:.1f}" x2="{x(values[-1]):.1f}" y2="{cy:.1f}" stroke="#8c959f"/>'
@@ -265,7 +282,8 @@ class SecondsAxis:
         positive = [v for v in values if v > 0]
         top = max(values, default=0.0)
         if positive and top / min(positive) > cls.LOG_SPAN:
-            return cls(10 ** math.floor(math.log10(min(positive))), 10 ** math.ceil(math.log10(top)), True)
+            low = math.floor(math.log10(min(positive)) + 0.05)  # a time just past a decade is drawn at its edge
+            return cls(10.0**low, 10.0 ** math.ceil(math.log10(top) - 0.05), True)
         return cls(0.0, _nice_ceiling(top), False)
 
     def position(self, seconds: float) -> float:
@@ -420,7 +438,7 @@ def _tests_table(records: Sequence[Mapping[str, Any]], thresholds: Mapping[str, 
         mark = "✗" if status == "bad" else "!" if status == "warn" else "✓"
         rows.append(
             f"<tr><td class='v {status}'>{mark} {_e(_verdict_label(r))}</td><td><code>{_e(r['nodeid'])}</code></td>"
-            f"<td class=i>{_e(incidents_text(r))}</td><td>{_e(r.get('strategy') or '-')}</td>"
+            f"<td class=i>{_e(incidents_text(r))}</td><td class=s>{_e(r.get('strategy') or '-')}</td>"
             f"<td class=n>{_e(format_seconds(r.get('time_to_recover')))}</td>{''.join(cells)}</tr>"
         )
     return (

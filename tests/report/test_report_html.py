@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+
+import pytest
 from html.parser import HTMLParser
 
 from pytest_mlchaos.gate import MetricChange, Verdict
 from pytest_mlchaos.report import build_report
-from pytest_mlchaos.report.html import COLORS, metric_bar, mttr_samples, render_html
+from pytest_mlchaos.report.html import COLORS, HONEST, metric_bar, mttr_samples, render_html
 
 
 class _Collect(HTMLParser):
@@ -46,6 +48,7 @@ def test_the_headline_names_score_counts_seed_project_and_thresholds(outcomes, r
     assert f"{report['summary']['score']:g}/100 resilience score" in text
     assert "8 incident tests: 4 passed, 4 failed" in text
     assert "2 critical" in text and "1 false recovery" in text
+    assert "1 unrecovered1 unrecovered (expected)" in text  # a test that expected it, and passed, apart
     assert "seed 987" in text and "project toy" in text
     assert "warn drop 5%, fail drop 10%" in text
 
@@ -91,6 +94,9 @@ def test_the_matrix_counts_each_incident_kind_and_mode_by_verdict(outcomes, run)
     assert f"background:{COLORS['restored']}" in missing and f"background:{COLORS['degraded']}" in missing
     assert missing.endswith("<td class=n>2</td></tr>")
     assert f"background:{COLORS['false_recovery']}" in rows["pipeline_failure"]
+    model_loss = rows["model_loss/delete"]  # one critical, one unrecovered that expected to be
+    assert f"background:{COLORS['critical']}" in model_loss and f"background:{COLORS[HONEST]}" in model_loss
+    assert f"background:{COLORS['unrecovered']}" not in model_loss
 
 
 def test_the_mttr_chart_has_a_row_and_a_dot_per_recovery_of_each_strategy(outcomes, run):
@@ -127,3 +133,14 @@ def test_each_gated_metric_has_a_column_with_the_signed_change(outcomes, run):
 def test_an_empty_report_renders(run):
     page = render_html(build_report(run(), []))
     assert "n/a<small>/100" in page and "No incident tests ran." in page
+
+
+def test_the_time_axis_turns_logarithmic_when_times_span_decades():
+    from pytest_mlchaos.report.html import SecondsAxis
+
+    linear = SecondsAxis.fit([0.5, 1.0, 3.2])
+    assert not linear.log and linear.high == 4.0 and linear.position(2.0) == 0.5
+    log = SecondsAxis.fit([0.05, 0.2, 10.1])
+    assert log.log and (log.low, log.high) == (0.01, 10.0)
+    assert log.position(0.1) == pytest.approx(1 / 3) and log.position(10.1) == 1.0
+    assert log.ticks() == pytest.approx([0.01, 0.1, 1.0, 10.0])
