@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,9 +14,30 @@ import pytest
 
 from pytest_mlchaos.mlflow_run import tracking_uri
 
-# pytester's in-process runs drop modules first imported during a run: import MLflow once, here.
-mlflow = pytest.importorskip("mlflow")
-from mlflow.tracking import MlflowClient  # noqa: E402
+# MLflow runs only in subprocesses here: pytester drops the modules first imported during a test, and MLflow's
+# (SQLAlchemy's compiled parts, importlib.metadata's internals) break when imported a second time in one process.
+READ_RUNS = """
+import json, sys
+from mlflow.tracking import MlflowClient
+
+uri, experiment, dest = sys.argv[1:]
+client = MlflowClient(tracking_uri=uri)
+found = client.get_experiment_by_name(experiment)
+runs = client.search_runs([found.experiment_id], "tags.`mlchaos.ci.github_run_id` = '4242'") if found else []
+print(json.dumps([{
+    "params": r.data.params, "metrics": r.data.metrics, "tags": r.data.tags, "status": r.info.status,
+    "artifacts": sorted(a.path for a in client.list_artifacts(r.info.run_id)),
+    "json": open(client.download_artifacts(r.info.run_id, "mlchaos-report.json", dest)).read(),
+} for r in runs]))
+"""
+
+
+def read_runs(uri: str, experiment: str, dest: Path) -> list[dict]:
+    """The runs of ``experiment`` tagged with GITHUB_RUN_ID 4242, read by MLflow in a subprocess."""
+    dest.mkdir()
+    done = subprocess.run([sys.executable, "-c", READ_RUNS, uri, experiment, str(dest)], capture_output=True,
+                          text=True, check=True, env={**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    return json.loads(done.stdout)
 
 SUITE = """
 import pytest
@@ -52,34 +76,31 @@ def test_the_run_is_logged_with_params_metrics_tags_and_all_three_reports(
     uri = f"sqlite:///{chaos.path / 'store' / 'mlflow.db'}"
     (chaos.path / "store").mkdir()
     report = chaos.path / "mine.json"
-    result = chaos.runpytest("--mlchaos", "--mlchaos-seed=8", f"--mlchaos-mlflow={uri}", f"--mlchaos-report={report}")
+    result = chaos.runpytest_subprocess(
+        "--mlchaos", "--mlchaos-seed=8", f"--mlchaos-mlflow={uri}", f"--mlchaos-report={report}"
+    )
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines([f"mlchaos mlflow: run * in experiment 'chaos-ci' at {uri}"])
 
-    client = MlflowClient(tracking_uri=uri)
-    experiment = client.get_experiment_by_name("chaos-ci")
-    assert experiment is not None
-    runs = client.search_runs([experiment.experiment_id], "tags.`mlchaos.ci.github_run_id` = '4242'")
+    runs = read_runs(uri, "chaos-ci", chaos.path / "dl")
     assert len(runs) == 1
     run = runs[0]
     written = json.loads(report.read_text())
-    assert run.data.params["seed"] == "8"
-    assert run.data.params["warn_drop"] == "0.05" and run.data.params["fail_drop"] == "0.1"
-    assert run.data.params["project"] == written["run"]["project"]["name"]
-    assert run.data.params["version.pytest"] == pytest.__version__
-    assert run.data.metrics["resilience_score"] == written["summary"]["score"]
-    assert run.data.metrics["tests_failed"] == 1 and run.data.metrics["tests_total"] == 3
-    assert run.data.metrics["verdict.restored"] == written["summary"]["verdicts"]["restored"]
+    assert run["params"]["seed"] == "8"
+    assert run["params"]["warn_drop"] == "0.05" and run["params"]["fail_drop"] == "0.1"
+    assert run["params"]["project"] == written["run"]["project"]["name"]
+    assert run["params"]["version.pytest"] == pytest.__version__
+    assert run["metrics"]["resilience_score"] == written["summary"]["score"]
+    assert run["metrics"]["tests_failed"] == 1 and run["metrics"]["tests_total"] == 3
+    assert run["metrics"]["verdict.restored"] == written["summary"]["verdicts"]["restored"]
     for strategy, stats in written["summary"]["mttr_by_strategy"].items():
-        assert run.data.metrics[f"mttr.{strategy}.median"] == pytest.approx(stats["median"])
-    assert "worst_metric_drop" in run.data.metrics
-    assert run.data.tags["mlchaos.ci"] == "true" and run.data.tags["mlchaos.branch"] == "feature/x"
-    assert run.data.tags["mlchaos.gate"] == "failed"
-    assert run.info.status == "FINISHED"
-    names = sorted(a.path for a in client.list_artifacts(run.info.run_id))
-    assert names == ["mlchaos-report.html", "mlchaos-report.json", "mlchaos-report.md"]
-    logged = Path(client.download_artifacts(run.info.run_id, "mlchaos-report.json", str(chaos.path / "dl")))
-    assert json.loads(logged.read_text()) == written  # the user's report, not a second rendering
+        assert run["metrics"][f"mttr.{strategy}.median"] == pytest.approx(stats["median"])
+    assert "worst_metric_drop" in run["metrics"]
+    assert run["tags"]["mlchaos.ci"] == "true" and run["tags"]["mlchaos.branch"] == "feature/x"
+    assert run["tags"]["mlchaos.gate"] == "failed"
+    assert run["status"] == "FINISHED"
+    assert run["artifacts"] == ["mlchaos-report.html", "mlchaos-report.json", "mlchaos-report.md"]
+    assert json.loads(run["json"]) == written  # the user's report, not a second rendering
     assert (chaos.path / "store" / "mlruns").is_dir()  # artifacts beside the database, not in the current directory
     assert not (chaos.path / "mlruns").exists()
 
@@ -88,7 +109,7 @@ def test_an_unreachable_tracking_server_gives_one_warning_line_and_fails_nothing
     chaos.makepyfile(test_suite=SUITE.split("@pytest.mark.incident(\"model_loss\", mode=\"delete\", expect")[0])
     uri = f"http://127.0.0.1:{closed_port()}"
     started = time.perf_counter()
-    result = chaos.runpytest("--mlchaos", f"--mlchaos-mlflow={uri}")
+    result = chaos.runpytest_subprocess("--mlchaos", f"--mlchaos-mlflow={uri}")
     assert time.perf_counter() - started < 30  # MLflow's own retries would take minutes
     result.assert_outcomes(passed=2)
     assert result.ret == pytest.ExitCode.OK
@@ -105,13 +126,17 @@ def test_without_a_uri_it_uses_the_environment_else_the_rootdirs_mlflow_db(tmp_p
 
 
 def test_the_ini_key_turns_it_on_with_the_default_uri(chaos: pytest.Pytester) -> None:
-    from pytest_mlchaos.settings import MLFLOW_DEFAULT
-
     ini = chaos.path / "tox.ini"
     ini.write_text(ini.read_text().rstrip("\n") + "\nmlchaos_mlflow = true\n")
-    config = chaos.parseconfig()
-    assert config.getini("mlchaos_mlflow") == "true"
-    from pytest_mlchaos.settings import _mlflow_uri
+    chaos.makepyfile(
+        """
+        from pytest_mlchaos.fixtures import chaos_session
+        from pytest_mlchaos.settings import MLFLOW_DEFAULT
 
-    assert _mlflow_uri(config) == MLFLOW_DEFAULT
-    assert _mlflow_uri(chaos.parseconfig("--mlchaos-mlflow=sqlite:///a.db")) == "sqlite:///a.db"
+        def test_settings(pytestconfig):
+            assert chaos_session(pytestconfig).settings.mlflow_uri == MLFLOW_DEFAULT
+            assert chaos_session(pytestconfig).settings.mlflow_experiment == "mlchaos"
+        """
+    )
+    chaos.runpytest().assert_outcomes(passed=1)  # (without --mlchaos nothing is logged)
+    chaos.runpytest("--mlchaos-mlflow=sqlite:///a.db").assert_outcomes(failed=1)  # the option wins
