@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from .gate import ThresholdError, Thresholds
-from .report.compare import DEFAULT_MTTR_TOLERANCE, parse_tolerance
 
 GROUP = "mlchaos"
 OPT_ENABLE = "--mlchaos"
@@ -298,7 +297,7 @@ class Settings:
     mlflow_uri: str | None = None  # None: off; MLFLOW_DEFAULT: $MLFLOW_TRACKING_URI, else the rootdir's mlflow.db
     mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT
     compare_path: str | None = None
-    mttr_tolerance: tuple[float, float] = DEFAULT_MTTR_TOLERANCE
+    mttr_tolerance: tuple[float, float] | None = None  # None: report.compare's default
     shard: tuple[int, int] | None = None
     shard_durations: str | None = None
 
@@ -381,10 +380,12 @@ def load_settings(config: pytest.Config) -> Settings:
     )
 
 
-def _mttr_tolerance(config: pytest.Config) -> tuple[float, float]:
+def _mttr_tolerance(config: pytest.Config) -> tuple[float, float] | None:
     raw = str(config.getini(INI_MTTR_TOLERANCE) or "").strip()
     if not raw:
-        return DEFAULT_MTTR_TOLERANCE
+        return None
+    from .report.compare import parse_tolerance  # (the report package is imported when a report is made)
+
     try:
         return parse_tolerance(raw)
     except ValueError as exc:

@@ -56,10 +56,11 @@ def outcome_text(verdict: str | None, passed: bool | None) -> str:
 
 
 def mttr_changes(
-    previous: Mapping[str, Any], current: Mapping[str, Any], tolerance: tuple[float, float] = DEFAULT_MTTR_TOLERANCE
+    previous: Mapping[str, Any], current: Mapping[str, Any], tolerance: tuple[float, float] | None = None
 ) -> list[dict[str, Any]]:
-    """Strategies whose median MTTR grew beyond ``tolerance`` = (relative, seconds): both must be exceeded."""
-    relative, seconds = tolerance
+    """Strategies whose median MTTR grew beyond ``tolerance`` = (relative, seconds): both must be exceeded
+    (None: ``DEFAULT_MTTR_TOLERANCE``)."""
+    relative, seconds = tolerance or DEFAULT_MTTR_TOLERANCE
     before = previous.get("summary", {}).get("mttr_by_strategy") or {}
     after = current.get("summary", {}).get("mttr_by_strategy") or {}
     changes = []
@@ -80,7 +81,7 @@ def compare(
     previous: Mapping[str, Any],
     current: Mapping[str, Any],
     *,
-    tolerance: tuple[float, float] = DEFAULT_MTTR_TOLERANCE,
+    tolerance: tuple[float, float] | None = None,
     previous_name: str | None = None,
 ) -> dict[str, Any]:
     """The comparison section (JSON): scores, regressed, fixed, new and removed tests, MTTR changes, the verdict."""
@@ -112,7 +113,7 @@ def compare(
         "new": added,
         "removed": removed,
         "mttr": mttr_changes(previous, current, tolerance),
-        "mttr_tolerance": {"relative": tolerance[0], "seconds": tolerance[1]},
+        "mttr_tolerance": dict(zip(("relative", "seconds"), tolerance or DEFAULT_MTTR_TOLERANCE)),
         "failed": bool(reasons),
         "reasons": reasons,
         "summary": _summary(reasons, prev_score, score, regressed, fixed, added, removed),

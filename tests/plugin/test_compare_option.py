@@ -94,3 +94,19 @@ def test_a_malformed_or_foreign_previous_report_is_a_usage_error(chaos: pytest.P
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
     assert not (chaos.path / "out.json").exists()
+
+
+def test_the_mttr_tolerance_comes_from_the_ini_file(chaos: pytest.Pytester) -> None:
+    chaos.makepyfile(test_suite=BEFORE)
+    chaos.runpytest("--mlchaos", "--mlchaos-seed=4", "--mlchaos-report=prev.json").assert_outcomes(passed=3)
+    ini = chaos.path / "tox.ini"
+    base = ini.read_text().rstrip("\n")
+    ini.write_text(base + "\nmlchaos_mttr_tolerance = 0.25, 2\n")
+    chaos.runpytest("--mlchaos", "--mlchaos-seed=4", "--mlchaos-compare=prev.json", "--mlchaos-report=now.json")
+    comparison = json.loads((chaos.path / "now.json").read_text())["comparison"]
+    assert comparison["mttr_tolerance"] == {"relative": 0.25, "seconds": 2.0}
+    ini.write_text(base + "\nmlchaos_mttr_tolerance = lots\n")
+    result = chaos.runpytest("--mlchaos", "--mlchaos-compare=prev.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini mlchaos_mttr_tolerance = 'lots': 'lots' is not RELATIVE,SECONDS; use two "
+                                 "non-negative numbers such as 0.5,0.5 (+50% and +0.5 s)"])
