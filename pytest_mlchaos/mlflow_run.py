@@ -241,3 +241,22 @@ def log_run(
             raise
         client.set_terminated(run_id, "FINISHED")
         return run_id
+
+
+#: ``written`` keys of the plugin (what was written) -> the artifact names in the MLflow run.
+ARTIFACT_NAMES = {"report": "mlchaos-report.json", "summary": "mlchaos-report.md", "html": "mlchaos-report.html"}
+
+
+def log_and_describe(
+    report: Mapping[str, Any], requested: str, experiment: str, written: Mapping[str, Path], rootdir: Path
+) -> str:
+    """Log the run (``requested`` URI, or ``default``) and return the one line to print. Nothing raises: a
+    tracking server that cannot be reached, or any other MLflow failure, is a warning line, never a failed run."""
+    uri = tracking_uri(requested, rootdir)
+    files = {ARTIFACT_NAMES[key]: path for key, path in written.items() if key in ARTIFACT_NAMES}
+    try:
+        run_id = log_run(report, uri, experiment, files, rootdir)
+    except Exception as exc:  # noqa: BLE001  (whatever MLflow raises, the test run stands)
+        message = " ".join(str(exc).split())
+        return f"mlchaos mlflow: WARNING: could not log the run to {uri}: {type(exc).__name__}: {message[:300]}"
+    return f"mlchaos mlflow: run {run_id} in experiment {experiment!r} at {uri}"

@@ -475,7 +475,14 @@ class ChaosReporter:
             else:
                 terminalreporter.write_line(f"mlchaos {what}: {path}")
         if settings.mlflow_uri is not None:
-            terminalreporter.write_line(log_to_mlflow(config, document, written))
+            from .mlflow_run import log_and_describe
+
+            with warnings.catch_warnings():  # MLflow's and SQLAlchemy's own deprecations are not the user's to fix
+                warnings.simplefilter("ignore")
+                line = log_and_describe(
+                    document, settings.mlflow_uri, settings.mlflow_experiment, written, config.rootpath
+                )
+            terminalreporter.write_line(line, yellow="WARNING" in line)
 
     def _compare(self, document: dict[str, Any]) -> dict[str, Any] | None:
         """With ``--mlchaos-compare``: the comparison, added to the report; a worse run fails (exit status 1)."""
@@ -492,25 +499,6 @@ class ChaosReporter:
         if comparison["failed"] and session is not None and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         return comparison
-
-
-def log_to_mlflow(config: pytest.Config, document: dict[str, Any], written: dict[str, Path]) -> str:
-    """Log the run to MLflow; the one line to print. A tracking server that cannot be reached fails nothing."""
-    from .mlflow_run import log_run, tracking_uri
-
-    settings = chaos_session(config).settings
-    uri = tracking_uri(settings.mlflow_uri or "", config.rootpath)
-    names = {"report": "mlchaos-report.json", "summary": "mlchaos-report.md", "html": "mlchaos-report.html"}
-    try:
-        with warnings.catch_warnings():  # MLflow's and SQLAlchemy's own deprecations are not the user's to fix
-            warnings.simplefilter("ignore")
-            run_id = log_run(
-                document, uri, settings.mlflow_experiment, {names[k]: p for k, p in written.items()}, config.rootpath
-            )
-    except Exception as exc:  # noqa: BLE001  (any failure of the tracking server is a warning, never a failed run)
-        message = " ".join(str(exc).split())
-        return f"mlchaos mlflow: WARNING: could not log the run to {uri}: {type(exc).__name__}: {message[:300]}"
-    return f"mlchaos mlflow: run {run_id} in experiment {settings.mlflow_experiment!r} at {uri}"
 
 
 def run_info(config: pytest.Config, session: ChaosSession) -> RunInfo:
