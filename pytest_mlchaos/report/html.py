@@ -464,25 +464,30 @@ def comparison_html(comparison: Mapping[str, Any]) -> str:
         f"<p class=meta>score {_e('n/a' if prev is None else f'{prev:g}')} → {_e('n/a' if cur is None else f'{cur:g}')}"
         f" · previous report {_e(comparison.get('previous') or '-')}</p>"
     )
-    rows = []
-    for key, label in (("regressed", "regressed"), ("fixed", "fixed"), ("new", "new"), ("removed", "removed")):
-        for item in comparison.get(key) or ():
-            rows.append(
-                f"<tr><td class='v {_CHANGE_CLASS[key]}'>{label}</td>"
-                f"<td><code>{_e(item['nodeid'])}</code></td>"
-                f"<td>{_e(outcome_text(item.get('before'), item.get('before_passed')))}</td>"
-                f"<td>{_e(outcome_text(item.get('after'), item.get('after_passed')))}</td></tr>"
-            )
+
+    def test_rows(keys: Sequence[str]) -> list[str]:
+        return [
+            f"<tr><td class='v {_CHANGE_CLASS[key]}'>{key}</td><td><code>{_e(item['nodeid'])}</code></td>"
+            f"<td>{_e(outcome_text(item.get('before'), item.get('before_passed')))}</td>"
+            f"<td>{_e(outcome_text(item.get('after'), item.get('after_passed')))}</td></tr>"
+            for key in keys
+            for item in comparison.get(key) or ()
+        ]
+
+    rows = test_rows(("regressed", "fixed"))
     for item in comparison.get("mttr") or ():
         rows.append(
             f"<tr><td class='v warn'>MTTR {_e(item['change'])}</td><td><code>{_e(item['strategy'])}</code></td>"
             f"<td>{_e(format_seconds(item['before']))}</td><td>{_e(format_seconds(item['after']))}</td></tr>"
         )
+    header = "<tr><th>change</th><th>test / strategy</th><th>before</th><th>after</th></tr>"
     table = (
-        "<table><tr><th>change</th><th>test / strategy</th><th>before</th><th>after</th></tr>"
-        + "".join(rows)
-        + "</table>"
+        f"<table>{header}{''.join(rows)}</table>"
         if rows
-        else "<p>No test changed its outcome.</p>"
+        else "<p>No test changed its outcome and no recovery got slower.</p>"
     )
+    others = test_rows(("new", "removed"))
+    if others:  # folded: a renamed module makes dozens of them
+        counts = f"{len(comparison.get('new') or ())} new, {len(comparison.get('removed') or ())} removed tests"
+        table += f"<details><summary>{counts}</summary><table>{header}{''.join(others)}</table></details>"
     return f"<section><h2>Compared with the previous report</h2>{head}{table}</section>"

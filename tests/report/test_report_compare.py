@@ -85,6 +85,9 @@ def test_the_comparison_shows_in_terminal_markdown_and_html(make, run):
     assert comparison_markdown(after["comparison"])[2].startswith("❌ ")
     page = render_html(after)
     assert "Compared with the previous report" in page and "t.py::test_&lt;new&gt;" in page
+    section = page[page.index("Compared with the previous report"):page.index("Incidents × verdicts")]
+    folded = section[section.index("<details><summary>1 new, 0 removed tests</summary>"):]
+    assert "test_&lt;new&gt;" in folded and "t.py::test_a" not in folded  # the regression stays in sight
 
 
 def test_comparable_reports_ignore_the_comparisons_timings(make, run):
