@@ -456,7 +456,7 @@ class ChaosReporter:
             from .report.compare import comparison_lines
 
             terminalreporter.write_line("")
-            for line in comparison_lines(comparison):
+            for line in comparison_lines(comparison, width=width):
                 terminalreporter.write_line(line, red=bool(comparison["failed"]) and line.startswith("mlchaos"))
         from .report.files import write_html
 

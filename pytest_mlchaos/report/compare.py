@@ -137,11 +137,14 @@ def _summary(
     return f"{verdict} ({scores}; {counts})"
 
 
-def comparison_lines(comparison: Mapping[str, Any]) -> list[str]:
-    """The comparison for a terminal: the verdict line, then one line per change."""
-    lines = [
-        ("mlchaos ratchet: FAILED: " if comparison.get("failed") else "mlchaos ratchet: ok: ") + comparison["summary"]
-    ]
+def comparison_lines(comparison: Mapping[str, Any], width: int = 100) -> list[str]:
+    """The comparison for a terminal: the verdict (wrapped to ``width``), then one line per change."""
+    import textwrap
+
+    verdict = "mlchaos ratchet: FAILED: " if comparison.get("failed") else "mlchaos ratchet: ok: "
+    lines = textwrap.wrap(
+        verdict + comparison["summary"], width=max(width, 40), subsequent_indent="    ", break_on_hyphens=False
+    )
     for key in ("regressed", "fixed", "new", "removed"):
         for item in comparison.get(key) or ():
             before = outcome_text(item["before"], item.get("before_passed"))

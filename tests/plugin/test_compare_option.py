@@ -58,9 +58,12 @@ def test_a_test_that_passed_before_and_fails_now_fails_the_run(previous: pytest.
                                 "--mlchaos-report=now.json", "--mlchaos-markdown=now.md")
     result.assert_outcomes(passed=2, xfailed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+    text = " ".join(line.strip() for line in result.stdout.lines)  # the verdict is wrapped to the terminal
+    assert ("mlchaos ratchet: FAILED: worse than the previous report: resilience score 83.33 is below the previous "
+            "100; 1 incident test that passed before fails now (score 100 -> 83.33; 1 regressed, 0 fixed, 1 new, "
+            "1 removed)") in text
+    assert all(len(line) <= 80 for line in result.stdout.lines if line.startswith(("mlchaos ratchet", "    ")))
     result.stdout.fnmatch_lines([
-        "mlchaos ratchet: FAILED: worse than the previous report: resilience score * is below the previous 100; "
-        "1 incident test that passed before fails now (score 100 -> *; 1 regressed, 0 fixed, 1 new, 1 removed)",
         "  regressed test_suite.py::test_turns_bad  restored (passed) -> restored (failed)",
         "  new       test_suite.py::test_added  - -> * (passed)",
         "  removed   test_suite.py::test_removed  restored (passed) -> -",
@@ -75,7 +78,7 @@ def test_a_run_as_good_as_the_previous_one_passes(chaos: pytest.Pytester) -> Non
     chaos.runpytest("--mlchaos", "--mlchaos-seed=4", "--mlchaos-report=prev.json").assert_outcomes(passed=3)
     result = chaos.runpytest("--mlchaos", "--mlchaos-seed=4", "--mlchaos-compare=prev.json")
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["mlchaos ratchet: ok: not worse than the previous report (score 100 -> 100; 0 regressed*"])
+    result.stdout.fnmatch_lines(["mlchaos ratchet: ok: not worse than the previous report (score 100 -> 100; 0*"])
 
 
 @pytest.mark.parametrize(
