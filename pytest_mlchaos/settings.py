@@ -95,6 +95,17 @@ def shard_type(value: str) -> tuple[int, int]:
     return i, n
 
 
+def mlflow_uri_type(value: str) -> str:
+    """``--mlchaos-mlflow=URI``: a tracking URI with a scheme (so a test path after the option is not taken for one)."""
+    uri = value.strip()
+    if ":" in uri or uri == "databricks":
+        return uri
+    raise argparse.ArgumentTypeError(
+        f"{value!r} is not a tracking URI; give one with a scheme, such as sqlite:///mlflow.db or "
+        "http://localhost:5000, or use the option without a value (and after any test paths) for the default"
+    )
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "chaos testing of ML pipelines (pytest-mlchaos)")
     group.addoption(
@@ -181,6 +192,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         OPT_MLFLOW,
         dest="mlchaos_mlflow",
+        type=mlflow_uri_type,
         nargs="?",
         const=MLFLOW_DEFAULT,
         default=None,
@@ -400,7 +412,12 @@ def _mlflow_uri(config: pytest.Config) -> str | None:
     raw = str(config.getini("mlchaos_mlflow") or "").strip()
     if raw.lower() in _FALSE:
         return None
-    return MLFLOW_DEFAULT if raw.lower() in _TRUE else raw
+    if raw.lower() in _TRUE:
+        return MLFLOW_DEFAULT
+    try:
+        return mlflow_uri_type(raw)
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini mlchaos_mlflow = {raw!r}: {exc} (or true / false)") from None
 
 
 def _discovery(config: pytest.Config) -> dict[str, Any]:

@@ -140,3 +140,23 @@ def test_the_ini_key_turns_it_on_with_the_default_uri(chaos: pytest.Pytester) ->
     )
     chaos.runpytest().assert_outcomes(passed=1)  # (without --mlchaos nothing is logged)
     chaos.runpytest("--mlchaos-mlflow=sqlite:///a.db").assert_outcomes(failed=1)  # the option wins
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "expected"),
+    [
+        (("--mlchaos-mlflow", "tests/"), "", "*argument --mlchaos-mlflow: 'tests/' is not a tracking URI; give one with a "
+                                             "scheme, such as sqlite:///mlflow.db or http://localhost:5000, or use the "
+                                             "option without a value (and after any test paths) for the default"),
+        ((), "mlchaos_mlflow = mlflow.db", "*ini mlchaos_mlflow = 'mlflow.db': 'mlflow.db' is not a tracking URI;*"
+                                           "(or true / false)"),
+    ],
+)
+def test_a_value_that_is_not_a_tracking_uri_is_a_usage_error(chaos: pytest.Pytester, args: tuple[str, ...], ini: str,
+                                                             expected: str) -> None:
+    tox = chaos.path / "tox.ini"
+    tox.write_text(tox.read_text().rstrip("\n") + f"\n{ini}\n")
+    chaos.makepyfile("def test_x(): pass")
+    result = chaos.runpytest("--mlchaos", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
