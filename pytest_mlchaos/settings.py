@@ -370,6 +370,9 @@ def load_settings(config: pytest.Config) -> Settings:
     except ThresholdError as exc:
         raise pytest.UsageError(f"{OPT_WARN}/{OPT_FAIL}: {exc}") from None
     strict = config.getoption("mlchaos_strict")
+    durations = config.getoption("mlchaos_shard_durations")
+    if durations and config.getoption("mlchaos_shard") is None:
+        raise pytest.UsageError(f"{OPT_SHARD_DURATIONS}={durations}: only balances shards; add {OPT_SHARD}=I/N")
     seed, source = resolve_seed(config)
     return Settings(
         enabled=bool(config.getoption("mlchaos")),

@@ -99,3 +99,10 @@ def test_a_foreign_durations_file_is_a_usage_error_naming_it(chaos: pytest.Pytes
     result = chaos.runpytest("--mlchaos", "--mlchaos-shard=1/2", "--mlchaos-shard-durations=d.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--mlchaos-shard-durations: d.json: not an mlchaos report (it has no 'schema' field*"])
+
+
+def test_durations_without_a_shard_are_a_usage_error(chaos: pytest.Pytester) -> None:
+    chaos.makepyfile("def test_x(): pass")
+    result = chaos.runpytest("--mlchaos", "--mlchaos-shard-durations=prev.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mlchaos-shard-durations=prev.json: only balances shards; add --mlchaos-shard=I/N"])
