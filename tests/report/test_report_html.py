@@ -9,7 +9,8 @@ from html.parser import HTMLParser
 
 from pytest_mlchaos.gate import MetricChange, Verdict
 from pytest_mlchaos.report import build_report
-from pytest_mlchaos.report.html import COLORS, HONEST, metric_bar, mttr_samples, render_html
+from pytest_mlchaos.report.charts import COLORS, HONEST, metric_bar, mttr_samples
+from pytest_mlchaos.report.html import render_html
 
 
 class _Collect(HTMLParser):
@@ -136,7 +137,7 @@ def test_an_empty_report_renders(run):
 
 
 def test_the_time_axis_turns_logarithmic_when_times_span_decades():
-    from pytest_mlchaos.report.html import SecondsAxis
+    from pytest_mlchaos.report.charts import SecondsAxis
 
     linear = SecondsAxis.fit([0.5, 1.0, 3.2])
     assert not linear.log and linear.high == 4.0 and linear.position(2.0) == 0.5
