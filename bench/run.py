@@ -2,7 +2,7 @@
 
     /work/venv/bin/python bench/run.py [--repeat N] [--smoke] [--only NAME ...] [--save] [--strict]
 
-Names for --only: load, overhead, mttr, scale, cached, parallel, gallery, project (the last only when named). See bench/README.md for what each
+Names for --only: load, overhead, mttr, scale, cached, parallel, gallery, html, project (the last only when named). See bench/README.md for what each
 one measures. JSON goes to bench/results/ only with --save. Exit status: 0 unless a benchmark
 failed to run (or, with --strict, a target was missed).
 """
@@ -27,7 +27,7 @@ from _common import BENCH, Figure, log, table  # noqa: E402
 
 from pytest_mlchaos.versions import installed  # noqa: E402
 
-NAMES = ("load", "overhead", "mttr", "scale", "cached", "parallel", "gallery", "project")
+NAMES = ("load", "overhead", "mttr", "scale", "cached", "parallel", "gallery", "html", "project")
 DEFAULT = NAMES[:-1]  # "project" (bench/project_speed.py, ~30 s) only when asked for
 
 
@@ -143,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
                 _suite.cached(work, 0, cold_runs=1, warmup=0)
                 warm_cache.append(work / "cache-cold-0")
             return _suite.parallel(warm_cache[-1], min(n, 2))
+        def html():
+            import _html
+            return _html.run(n, warmup=0 if args.smoke else 1)
+        section("html", html)
+
         def project():
             import _project
             return _project.run()

@@ -39,9 +39,11 @@ class ChurnProject:
         return h.hexdigest()[:16]
 
     def build(self, root: Path) -> None:
+        from pytest_mlchaos.progress import stage
+
         from .environment import init
 
-        init(Path(root))
+        init(Path(root), progress=stage)
 
     def relocate(self, root: Path, old_root: Path) -> None:
         from .tracking import rewrite_paths

@@ -6,7 +6,7 @@ import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from . import backups, config as config_mod, dvcops, gitops, stages, tracking
 from .envvars import scoped_environ
@@ -67,21 +67,26 @@ def _quiet_mlflow() -> Iterator[None]:
         logger.setLevel(saved)
 
 
-def init(root: Path, rows: int | None = None, seed: int | None = None, *, cross_validate: bool = False) -> dict[str, Any]:
-    """Create git, DVC (+ remote), the MLflow store; run the pipeline; register the model; snapshot ``baseline``."""
+def init(root: Path, rows: int | None = None, seed: int | None = None, *, cross_validate: bool = False,
+         progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Create git, DVC (+ remote), the MLflow store; run the pipeline; register the model; snapshot ``baseline``.
+
+    ``progress(stage)`` is told each stage as it starts (the chaos adapter passes ``pytest_mlchaos.progress.stage``).
+    """
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise EnvironmentError_(f"{root}: exists and is not an empty directory; `mlops init` needs a new or empty one")
     cfg = config_mod.with_overrides(config_mod.Config(), rows=rows, seed=seed)
     with scoped_environ({"MLFLOW_SQLALCHEMYSTORE_POOLCLASS": "NullPool"}):
-        return _init(root, cfg, cross_validate)
+        return _init(root, cfg, cross_validate, progress or (lambda stage: None))
 
 
-def _init(root: Path, cfg: config_mod.Config, cross_validate: bool) -> dict[str, Any]:
+def _init(root: Path, cfg: config_mod.Config, cross_validate: bool, progress: Callable[[str], None]) -> dict[str, Any]:
     from .versioning import VersionController
 
     timings: dict[str, float] = {}
     t = time.perf_counter()
+    progress("git and DVC repositories")
     root.mkdir(parents=True, exist_ok=True)
     root = root.resolve()
     gitops.init(root)
@@ -93,6 +98,7 @@ def _init(root: Path, cfg: config_mod.Config, cross_validate: bool) -> dict[str,
     t = time.perf_counter()
     # MLflow's import and schema take seconds: the pipeline runs meanwhile in a child process.
     # (A thread would share the process's warning filters with MLflow's imports and race on them.)
+    progress("the pipeline (generate, process, train, evaluate) and the MLflow store")
     pipeline = stages.PipelineRun(root)
     try:
         with _quiet_mlflow():  # (importing MLflow is part of what overlaps the pipeline)
@@ -101,15 +107,18 @@ def _init(root: Path, cfg: config_mod.Config, cross_validate: bool) -> dict[str,
             pipeline.finish()
             timings["pipeline"] = time.perf_counter() - t
             t = time.perf_counter()
+            progress("pushing to the DVC remote")
             dvcops.push(root)
             timings["push"] = time.perf_counter() - t
             t = time.perf_counter()
+            progress("logging and registering the model in MLflow")
             info = _log_to_mlflow(root, cfg, "always", cross_validate)
             timings["mlflow"] = time.perf_counter() - t
     except BaseException:
         pipeline.stop()  # no child left running into the directory after a failure here
         raise
     t = time.perf_counter()
+    progress("backups, git commit and the baseline snapshot")
     backups.rebuild(root)
     gitops.commit_all(root, f"mlops init: {cfg.data.rows} rows, seed {cfg.data.seed}")
     VersionController(root).create_snapshot("baseline", "state after mlops init")

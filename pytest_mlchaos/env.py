@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import progress
 from .artifacts import Artifacts
 from .containment import EscapeError, check_contained
 from .evaluation import judged_evaluations
@@ -117,12 +118,15 @@ def build_baseline(project: MLProject, store: Path, fingerprint: str) -> Baselin
         shutil.rmtree(building)
     building.mkdir(parents=True)
     start = time.perf_counter()
+    progress.stage(f"building {project.name}")
     project.build(building / ENV_DIR)
     building.rename(store)
     root = store / ENV_DIR
     project.relocate(root, building / ENV_DIR)
     artifacts = project.artifacts(root)
+    progress.stage("evaluating the baseline's metrics")
     metrics = {k: float(v) for k, v in project.evaluate(root).items()}
+    progress.stage("taking the manifest (digests of artifacts, stores and registry)")
     manifest = take_manifest(root, artifacts)
     baseline = Baseline(
         root, fingerprint, metrics, manifest, artifacts, time.perf_counter() - start, rebuilt_because=why

@@ -10,6 +10,7 @@ import sys
 import time
 import warnings
 from collections.abc import Generator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -36,7 +37,16 @@ from .markers import MARKER_HELP, IncidentPlan, ordered_marks, parse_marks
 from .outcome import IncidentOutcome
 from .project import ProjectError
 from .session import ChaosSession
-from .settings import OPT_ENABLE, OPT_MARKDOWN, OPT_REPORT, add_options, load_settings
+from .settings import (
+    OPT_COMPARE,
+    OPT_ENABLE,
+    OPT_HTML,
+    OPT_MARKDOWN,
+    OPT_REPORT,
+    OPT_SHARD_DURATIONS,
+    add_options,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     from .report import RunInfo
@@ -44,6 +54,8 @@ if TYPE_CHECKING:
 __all__ = ["MLChaosDegradedWarning", "ml_baseline", "ml_env", "ml_env_factory", "mlchaos_project"]
 
 OUTCOME_KEY = pytest.StashKey[IncidentOutcome]()
+DURATIONS_KEY = pytest.StashKey[dict[str, float]]()  # --mlchaos-shard-durations
+SHARD_KEY = pytest.StashKey[tuple[int, int]]()  # (incident tests this shard runs, incident tests collected)
 SKIP_REASON = f"incident test: run with {OPT_ENABLE} to inject incidents and verify recovery"
 
 
@@ -70,13 +82,24 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.enabled and controller:
         if getattr(config, "cache", None) is not None:
             config.cache.set("mlchaos/seed", settings.seed)
-        _check_report_paths(settings.report_path, settings.markdown_path)
+        _check_report_paths(
+            ((OPT_REPORT, settings.report_path), (OPT_MARKDOWN, settings.markdown_path), (OPT_HTML, settings.html_path))
+        )
     if settings.enabled:  # the hook first, then the ini key; a bad one stops the run before any test
         try:
             session.resolve_project(config.hook.pytest_mlchaos_make_project(config=config))
         except ProjectError as exc:
             raise pytest.UsageError(str(exc)) from None
-    config.pluginmanager.register(ChaosReporter(config, session), "mlchaos-reporter")
+    reporter = ChaosReporter(config, session)
+    if settings.enabled and controller and settings.compare_path:
+        reporter.previous = _load_previous(OPT_COMPARE, settings.compare_path)
+    if settings.shard_durations:
+        from .shards import durations_from_report
+
+        config.stash[DURATIONS_KEY] = durations_from_report(
+            _load_previous(OPT_SHARD_DURATIONS, settings.shard_durations)
+        )
+    config.pluginmanager.register(reporter, "mlchaos-reporter")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(session), "mlchaos-xdist")
 
@@ -89,15 +112,25 @@ def _new_session(config: pytest.Config) -> ChaosSession:
     )
 
 
-def _check_report_paths(report: str | None, markdown: str | None) -> None:
+def _check_report_paths(paths: tuple[tuple[str, str | None], ...]) -> None:
     from .report import ReportPathError, check_writable
 
-    for option, path in ((OPT_REPORT, report), (OPT_MARKDOWN, markdown)):
+    for option, path in paths:
         if path:
             try:
                 check_writable(path, option)
             except ReportPathError as exc:
                 raise pytest.UsageError(str(exc)) from None
+
+
+def _load_previous(option: str, path: str) -> dict[str, Any]:
+    """A previous report named by ``option``; a usage error naming the file when it is not one."""
+    from .report.load import ReportFileError, load_report
+
+    try:
+        return load_report(path)
+    except ReportFileError as exc:
+        raise pytest.UsageError(f"{option}: {exc}") from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -108,6 +141,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if config.option.mlchaos_baseline_key:
+        return _print_baseline_key(config)
     if not config.option.mlchaos_list:
         return None
     from .incidents.catalogue import describe
@@ -116,6 +151,28 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     # pytest_configure has run (as for --version), so there is no terminal reporter yet: plain stdout.
     sys.stdout.write(describe(_new_session(config).registry))
     sys.stdout.flush()
+    return 0
+
+
+def _print_baseline_key(config: pytest.Config) -> int:
+    """``--mlchaos-baseline-key``: print the cache key of the project's baseline (what a CI cache is keyed by)."""
+    from .session import baseline_store_name
+
+    config._do_configure()
+    try:
+        chaos = chaos_session(config)
+        try:
+            project = chaos.resolve_project(config.hook.pytest_mlchaos_make_project(config=config))
+        except ProjectError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if project is None:
+            raise pytest.UsageError(
+                "--mlchaos-baseline-key: no project to key; set mlchaos_project = package.module:attr, implement "
+                "pytest_mlchaos_make_project, or run inside a DVC repository"
+            )
+        config.get_terminal_writer().line(f"mlchaos-baseline-{baseline_store_name(project)}")
+    finally:
+        config._ensure_unconfigure()
     return 0
 
 
@@ -136,15 +193,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     root = store_root(config)
     if root is None:
         return
-    if not any(root.glob(f"*/{BASELINE_FILE}")):
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(
-                f"mlchaos: building the baseline of {chaos.project.name} (once; later runs verify and reuse it) ..."
-            )
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if not any(root.glob(f"*/{BASELINE_FILE}")) and reporter is not None:
+        reporter.write_line(
+            f"mlchaos: building the baseline of {chaos.project.name} (once; later runs verify and reuse it) ..."
+        )
+    from . import progress
+
+    def announce(stage: str, seconds: float) -> None:
+        if reporter is not None and config.get_verbosity() >= 0:  # quiet under -q
+            reporter.write_line(f"mlchaos: baseline [{seconds:5.1f}s]: {stage}")
+
     try:
-        with warnings.catch_warnings():  # a build's DeprecationWarnings (MLflow, SQLAlchemy) are not the user's to fix
-            warnings.simplefilter("ignore", DeprecationWarning)
+        with warnings.catch_warnings(), progress.listening(announce):  # a build's DeprecationWarnings (MLflow,
+            warnings.simplefilter("ignore", DeprecationWarning)  # SQLAlchemy) are not the user's to fix
             baseline = chaos.get_baseline(chaos.project, root)
     except Exception as exc:
         raise pytest.UsageError(
@@ -215,6 +277,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
     if errors:
         raise pytest.UsageError("bad incident marker(s):\n  " + "\n  ".join(errors))
+    if session.settings.shard is not None:
+        _keep_shard(config, items, session.settings.shard)
+
+
+def _keep_shard(config: pytest.Config, items: list[pytest.Item], shard: tuple[int, int]) -> None:
+    """Deselect the incident tests of the other shards; tests without an incident marker run in shard 1 only."""
+    from .shards import select
+
+    incident = [item.nodeid for item in items if PLAN_KEY in item.stash]
+    chosen = select(incident, shard, config.stash.get(DURATIONS_KEY, None))
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        runs = item.nodeid in chosen if PLAN_KEY in item.stash else shard[0] == 1
+        (keep if runs else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+    config.stash[SHARD_KEY] = (len(chosen), len(incident))
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str] | None:
+    counts = config.stash.get(SHARD_KEY, None)
+    shard = chaos_session(config).settings.shard
+    if counts is None or shard is None:
+        return None
+    durations = chaos_session(config).settings.shard_durations
+    how = f"balanced by the durations in {durations}" if durations else "by a hash of the node id"
+    others = "run here" if shard[0] == 1 else "run in shard 1 only"
+    return [
+        f"mlchaos: shard {shard[0]}/{shard[1]}: {counts[0]} of {counts[1]} incident tests ({how}); "
+        f"tests without an incident marker {others}"
+    ]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -335,8 +430,11 @@ class ChaosReporter:
     def __init__(self, config: pytest.Config, session: ChaosSession) -> None:
         self.config = config
         self.session = session
+        self.previous: dict[str, Any] | None = None  # --mlchaos-compare's report
+        self.pytest_session: pytest.Session | None = None
 
-    def pytest_sessionstart(self) -> None:
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.pytest_session = session
         self.session.outcomes.clear()
         self.session.started_perf = time.perf_counter()
 
@@ -354,22 +452,58 @@ class ChaosReporter:
 
         document = reporting.build_report(run_info(config, session), list(session.outcomes))
         config.hook.pytest_mlchaos_report(report=document)
+        comparison = self._compare(document)
         terminalreporter.section("mlchaos")
         width = min(config.get_terminal_writer().fullwidth, 100)
         for line in reporting.terminal_lines(document, width=width):
             terminalreporter.write_line(line)
+        if comparison is not None:
+            from .report.compare import comparison_lines
+
+            terminalreporter.write_line("")
+            for line in comparison_lines(comparison, width=width):
+                terminalreporter.write_line(line, red=bool(comparison["failed"]) and line.startswith("mlchaos"))
+        from .report.files import write_html
+
+        written: dict[str, Path] = {}
         for path, write, what in (
             (settings.report_path, reporting.write_json, "report"),
             (settings.markdown_path, reporting.write_markdown, "summary"),
+            (settings.html_path, write_html, "html"),
         ):
             if not path:
                 continue
             try:
-                write(document, path)
+                written[what] = write(document, path)
             except OSError as exc:  # the verdicts stand in the exit status; say why the file is missing
                 terminalreporter.write_line(f"mlchaos {what}: could not write {path}: {exc}", red=True)
             else:
                 terminalreporter.write_line(f"mlchaos {what}: {path}")
+        if settings.mlflow_uri is not None:
+            from .mlflow_run import log_and_describe
+
+            with warnings.catch_warnings():  # MLflow's and SQLAlchemy's own deprecations are not the user's to fix
+                warnings.simplefilter("ignore")
+                line = log_and_describe(
+                    document, settings.mlflow_uri, settings.mlflow_experiment, written, config.rootpath
+                )
+            terminalreporter.write_line(line, yellow="WARNING" in line)
+
+    def _compare(self, document: dict[str, Any]) -> dict[str, Any] | None:
+        """With ``--mlchaos-compare``: the comparison, added to the report; a worse run fails (exit status 1)."""
+        if self.previous is None:
+            return None
+        from .report.compare import compare
+
+        settings = self.session.settings
+        comparison = compare(
+            self.previous, document, tolerance=settings.mttr_tolerance, previous_name=settings.compare_path
+        )
+        document["comparison"] = comparison
+        session = self.pytest_session
+        if comparison["failed"] and session is not None and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return comparison
 
 
 def run_info(config: pytest.Config, session: ChaosSession) -> RunInfo:

@@ -31,6 +31,12 @@ def baseline_key(project: MLProject) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 
+def baseline_store_name(project: MLProject) -> str:
+    """The directory of the project's baseline in the store (``<name>-<baseline_key>``); it changes exactly when
+    the cached baseline would be rebuilt, so CI caches are keyed by it (``pytest --mlchaos-baseline-key``)."""
+    return f"{_slug(project.name)}-{baseline_key(project)}"
+
+
 @dataclass
 class ChaosSession:
     """State shared by the hooks and fixtures of one pytest run (one per xdist worker)."""
@@ -106,7 +112,7 @@ class ChaosSession:
             return self.baseline
         store_root.mkdir(parents=True, exist_ok=True)
         key = baseline_key(project)
-        store = store_root / f"{_slug(project.name)}-{key}"
+        store = store_root / baseline_store_name(project)
         with FileLock(str(store) + ".lock"):
             baseline = build_baseline(project, store, key)
         _prune_stale(store_root, project.name, keep=store)

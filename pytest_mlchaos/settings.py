@@ -15,17 +15,27 @@ import pytest
 from .gate import DEFAULT_FAIL_DROP, DEFAULT_WARN_DROP, ThresholdError, Thresholds, parse_fraction
 
 __all__ = [
+    "DEFAULT_MLFLOW_EXPERIMENT",
     "GROUP",
     "INI_LOWER",
+    "INI_MLFLOW_EXPERIMENT",
+    "INI_MTTR_TOLERANCE",
     "INI_PROJECT",
+    "MLFLOW_DEFAULT",
+    "OPT_BASELINE_KEY",
+    "OPT_COMPARE",
     "OPT_ENABLE",
     "OPT_FAIL",
+    "OPT_HTML",
     "OPT_LIST",
     "OPT_MARKDOWN",
     "OPT_MAX_MTTR",
     "OPT_METRICS",
+    "OPT_MLFLOW",
     "OPT_REPORT",
     "OPT_SEED",
+    "OPT_SHARD",
+    "OPT_SHARD_DURATIONS",
     "OPT_STRICT",
     "OPT_WARN",
     "SEED_CACHE_KEY",
@@ -33,10 +43,13 @@ __all__ = [
     "add_options",
     "fraction_type",
     "load_settings",
+    "mlflow_uri_type",
     "resolve_seed",
     "seconds_type",
     "seed_type",
+    "shard_type",
 ]
+
 
 GROUP = "mlchaos"
 OPT_ENABLE = "--mlchaos"
@@ -49,9 +62,22 @@ OPT_METRICS = "--mlchaos-metrics"
 OPT_MAX_MTTR = "--mlchaos-max-mttr"
 OPT_STRICT = "--mlchaos-strict"
 OPT_LIST = "--mlchaos-incidents"
+OPT_HTML = "--mlchaos-html"
+OPT_MLFLOW = "--mlchaos-mlflow"
+OPT_COMPARE = "--mlchaos-compare"
+OPT_SHARD = "--mlchaos-shard"
+OPT_SHARD_DURATIONS = "--mlchaos-shard-durations"
+OPT_BASELINE_KEY = "--mlchaos-baseline-key"
+INI_MLFLOW_EXPERIMENT = "mlchaos_mlflow_experiment"
+INI_MTTR_TOLERANCE = "mlchaos_mttr_tolerance"
 INI_PROJECT = "mlchaos_project"
 INI_LOWER = "mlchaos_lower_is_better"
 
+DEFAULT_MLFLOW_EXPERIMENT = "mlchaos"
+#: ``--mlchaos-mlflow`` given without a URI (the option's ``const``): MLFLOW_TRACKING_URI, else the default file.
+MLFLOW_DEFAULT = "default"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
 SEED_CACHE_KEY = "mlchaos/seed"
 
 
@@ -84,6 +110,32 @@ def seconds_type(value: str) -> float:
     if not math.isfinite(seconds) or seconds <= 0:
         raise argparse.ArgumentTypeError(f"{value!r} must be a positive, finite number of seconds")
     return seconds
+
+
+def shard_type(value: str) -> tuple[int, int]:
+    """``--mlchaos-shard``: ``I/N`` with whole numbers ``1 <= I <= N``."""
+    index, sep, count = value.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i = n = 0
+        sep = ""
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{value!r} is not I/N; use whole numbers such as 1/4 (shard 1 of 4)")
+    if n < 1 or not 1 <= i <= n:
+        raise argparse.ArgumentTypeError(f"{value!r} is out of range; I/N needs 1 <= I <= N, e.g. 1/{max(n, 2)}")
+    return i, n
+
+
+def mlflow_uri_type(value: str) -> str:
+    """``--mlchaos-mlflow=URI``: a tracking URI with a scheme (so a test path after the option is not taken for one)."""
+    uri = value.strip()
+    if ":" in uri or uri == "databricks":
+        return uri
+    raise argparse.ArgumentTypeError(
+        f"{value!r} is not a tracking URI; give one with a scheme, such as sqlite:///mlflow.db or "
+        "http://localhost:5000, or use the option without a value (and after any test paths) for the default"
+    )
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -162,6 +214,52 @@ def add_options(parser: pytest.Parser) -> None:
         default=False,
         help="Show the incident catalogue (kinds, modes, parameters) and exit",
     )
+    group.addoption(
+        OPT_HTML,
+        dest="mlchaos_html",
+        default=None,
+        metavar="PATH",
+        help="Write the resilience report as one self-contained HTML page to PATH",
+    )
+    group.addoption(
+        OPT_MLFLOW,
+        dest="mlchaos_mlflow",
+        type=mlflow_uri_type,
+        nargs="?",
+        const=MLFLOW_DEFAULT,
+        default=None,
+        metavar="TRACKING_URI",
+        help="Log the chaos run as one MLflow run (default URI: $MLFLOW_TRACKING_URI, else sqlite:///<rootdir>/mlflow.db)",
+    )
+    group.addoption(
+        OPT_COMPARE,
+        dest="mlchaos_compare",
+        default=None,
+        metavar="PREVIOUS.json",
+        help="Fail the run when the score is below PREVIOUS.json's or an incident test that passed there fails now",
+    )
+    group.addoption(
+        OPT_SHARD,
+        dest="mlchaos_shard",
+        type=shard_type,
+        default=None,
+        metavar="I/N",
+        help="Run only shard I of N of the incident tests (stable across runs)",
+    )
+    group.addoption(
+        OPT_SHARD_DURATIONS,
+        dest="mlchaos_shard_durations",
+        default=None,
+        metavar="REPORT.json",
+        help="Balance the shards by the test durations in a previous JSON report",
+    )
+    group.addoption(
+        OPT_BASELINE_KEY,
+        dest="mlchaos_baseline_key",
+        action="store_true",
+        default=False,
+        help="Print the cache key of the project's baseline and exit (for CI caches)",
+    )
     parser.addini(
         INI_PROJECT,
         "The project under test, as package.module:attr (an MLProject or a callable returning one)",
@@ -196,6 +294,19 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("mlchaos_strict", "Count degraded recoveries as failures", type="bool", default=False)
     parser.addini("mlchaos_report", "Write the resilience report as JSON to this path", default="")
     parser.addini("mlchaos_markdown", "Write the resilience summary as Markdown to this path", default="")
+    parser.addini("mlchaos_html", "Write the resilience report as an HTML page to this path", default="")
+    parser.addini(
+        "mlchaos_mlflow", "Log the chaos run to MLflow: a tracking URI, or true for the default URI", default=""
+    )
+    parser.addini(
+        INI_MLFLOW_EXPERIMENT, f"MLflow experiment of the chaos runs (default {DEFAULT_MLFLOW_EXPERIMENT})", default=""
+    )
+    parser.addini(
+        INI_MTTR_TOLERANCE,
+        "With --mlchaos-compare: an MTTR change is listed when it grew by more than RELATIVE and SECONDS "
+        "(default 0.5,0.5)",
+        default="",
+    )
     # Zero configuration: with no project configured, the DVC repository pytest runs in (dvc_project.discover).
     parser.addini(
         "mlchaos_dvc_repo",
@@ -226,6 +337,13 @@ class Settings:
     markdown_path: str | None
     project_spec: str
     discovery: Mapping[str, Any] = field(default_factory=dict)  # what zero configuration needs (dvc_project.discover)
+    html_path: str | None = None
+    mlflow_uri: str | None = None  # None: off; MLFLOW_DEFAULT: $MLFLOW_TRACKING_URI, else the rootdir's mlflow.db
+    mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT
+    compare_path: str | None = None
+    mttr_tolerance: tuple[float, float] | None = None  # None: report.compare's default
+    shard: tuple[int, int] | None = None
+    shard_durations: str | None = None
 
 
 def _ini_or_option(config: pytest.Config, dest: str, ini: str, convert: Any, name: str) -> Any:
@@ -284,6 +402,9 @@ def load_settings(config: pytest.Config) -> Settings:
     except ThresholdError as exc:
         raise pytest.UsageError(f"{OPT_WARN}/{OPT_FAIL}: {exc}") from None
     strict = config.getoption("mlchaos_strict")
+    durations = config.getoption("mlchaos_shard_durations")
+    if durations and config.getoption("mlchaos_shard") is None:
+        raise pytest.UsageError(f"{OPT_SHARD_DURATIONS}={durations}: only balances shards; add {OPT_SHARD}=I/N")
     seed, source = resolve_seed(config)
     return Settings(
         enabled=bool(config.getoption("mlchaos")),
@@ -296,7 +417,42 @@ def load_settings(config: pytest.Config) -> Settings:
         markdown_path=config.getoption("mlchaos_markdown") or config.getini("mlchaos_markdown") or None,
         project_spec=str(config.getini(INI_PROJECT) or "").strip(),
         discovery=_discovery(config),
+        html_path=config.getoption("mlchaos_html") or config.getini("mlchaos_html") or None,
+        mlflow_uri=_mlflow_uri(config),
+        mlflow_experiment=str(config.getini(INI_MLFLOW_EXPERIMENT) or "").strip() or DEFAULT_MLFLOW_EXPERIMENT,
+        compare_path=config.getoption("mlchaos_compare") or None,
+        mttr_tolerance=_mttr_tolerance(config),
+        shard=config.getoption("mlchaos_shard"),
+        shard_durations=config.getoption("mlchaos_shard_durations") or None,
     )
+
+
+def _mttr_tolerance(config: pytest.Config) -> tuple[float, float] | None:
+    raw = str(config.getini(INI_MTTR_TOLERANCE) or "").strip()
+    if not raw:
+        return None
+    from .report.compare import parse_tolerance  # (the report package is imported when a report is made)
+
+    try:
+        return parse_tolerance(raw)
+    except ValueError as exc:
+        raise pytest.UsageError(f"ini {INI_MTTR_TOLERANCE} = {raw!r}: {exc}") from None
+
+
+def _mlflow_uri(config: pytest.Config) -> str | None:
+    """The tracking URI to log to (``MLFLOW_DEFAULT`` for the default one), or None when MLflow logging is off."""
+    option = config.getoption("mlchaos_mlflow")
+    if option is not None:
+        return str(option).strip() or MLFLOW_DEFAULT
+    raw = str(config.getini("mlchaos_mlflow") or "").strip()
+    if raw.lower() in _FALSE:
+        return None
+    if raw.lower() in _TRUE:
+        return MLFLOW_DEFAULT
+    try:
+        return mlflow_uri_type(raw)
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini mlchaos_mlflow = {raw!r}: {exc} (or true / false)") from None
 
 
 def _discovery(config: pytest.Config) -> dict[str, Any]:

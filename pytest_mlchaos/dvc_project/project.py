@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .. import progress
 from ..artifacts import Artifacts
 from ..incidents.spec import Incident
 from ..project import ProjectError, RecoveryResult
@@ -160,13 +161,17 @@ class DVCProject:
         root = Path(root)
         layout = self.check()
         building.empty_target(root)
+        progress.stage("copying the sources, git init, DVC config, first commit")
         building.copy_sources(self.source_tree(), layout, root, self.options.skip_stages)
         building.git_init(root)
         building.configure_dvc(root)
         building.first_commit(root, self.name)
+        names = [s.name for s in layout.stages if s.name not in self.options.skip_stages]
+        progress.stage(f"running the pipeline: dvc repro of {len(names)} stage(s) ({', '.join(names)}), then push")
         building.run_pipeline(root, layout, self.options.skip_stages, self.source)
         built = read_layout(root, rev=None)
         files = roles.metrics_files(built, self.options, self._existing(root, self.options.metrics_files))
+        progress.stage("rerunning the metrics stages once, to learn which outputs are not byte-reproducible")
         learned = building.learn_volatile(root, roles.metrics_stages(built, files))
         listings = {
             out.path: [[e["relpath"], e["md5"]] for e in _dir_entries(root, out.md5) or []]

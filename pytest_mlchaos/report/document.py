@@ -327,4 +327,7 @@ def comparable(report: Mapping[str, Any]) -> dict[str, Any]:
             record.pop(key, None)
         for attempt in record.get("attempts", ()):
             attempt.pop("seconds", None)
+    comparison = data.get("comparison")
+    if isinstance(comparison, dict):  # --mlchaos-compare: its MTTR changes are timings too
+        comparison.pop("mttr", None)
     return data

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .document import jsonable
+from .html import render_html
 from .render import render_markdown
 
 __all__ = ["ReportPathError", "atomic_write_text", "check_writable", "dumps", "write_json", "write_markdown"]
@@ -110,3 +111,8 @@ def write_markdown(report: Mapping[str, Any], path: str | os.PathLike[str], *, a
             old += "\n"
         text = old + ("\n" if old else "") + text
     return atomic_write_text(target, text)
+
+
+def write_html(report: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write the self-contained HTML page, atomically."""
+    return atomic_write_text(path, render_html(report))

@@ -163,6 +163,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     if thresholds.get("strict"):
         setting.append("strict")
     lines += ["", " · ".join(setting), ""]
+    comparison = report.get("comparison")
+    if isinstance(comparison, Mapping):
+        from .compare import comparison_markdown
+
+        lines += comparison_markdown(comparison)
     records = failures_first(report["incidents"])
     if records:
         lines += [

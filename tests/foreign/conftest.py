@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mlchaos import progress
 from pytest_mlchaos.dvc_project import DVCProject
 
+_BUILD_STAGES: list[str] = []  # what the session's build of the fixture repo announced
 FOREIGN = Path(__file__).resolve().parents[2] / "fixtures" / "foreign-dvc"
 
 
@@ -21,8 +23,15 @@ def foreign_project() -> DVCProject:
 def foreign_built(foreign_project: DVCProject, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture repo built once (git, dvc, repro, push) into a session temp dir; tests never write it."""
     root = tmp_path_factory.mktemp("foreign-template") / "repo"
-    foreign_project.build(root)
+    with progress.listening(lambda stage, seconds: _BUILD_STAGES.append(stage)):
+        foreign_project.build(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def foreign_build_stages(foreign_built: Path) -> list[str]:
+    """The stages the session's build of the fixture repo announced (``pytest_mlchaos.progress``)."""
+    return list(_BUILD_STAGES)
 
 
 @pytest.fixture
