@@ -49,7 +49,7 @@ from .settings import (
 )
 
 if TYPE_CHECKING:
-    from .report import RunInfo
+    from .report.document import RunInfo
 
 __all__ = ["MLChaosDegradedWarning", "ml_baseline", "ml_env", "ml_env_factory", "mlchaos_project"]
 
@@ -113,7 +113,7 @@ def _new_session(config: pytest.Config) -> ChaosSession:
 
 
 def _check_report_paths(paths: tuple[tuple[str, str | None], ...]) -> None:
-    from .report import ReportPathError, check_writable
+    from .report.files import ReportPathError, check_writable
 
     for option, path in paths:
         if path:
@@ -343,7 +343,7 @@ def _is_test_failure(exc: BaseException) -> bool:
 
 
 def _record(item: pytest.Item, outcome: IncidentOutcome) -> None:
-    from .report import junit_properties
+    from .report.render import junit_properties
 
     item.stash[OUTCOME_KEY] = outcome
     item.user_properties.extend(junit_properties(outcome))
@@ -415,7 +415,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif report.when == "setup" and report.failed and call.excinfo is not None:
         plan = item.stash.get(PLAN_KEY, None)
         if plan is not None and plan.incidents and chaos_session(item.config).settings.enabled:
-            from .report import junit_properties
+            from .report.render import junit_properties
 
             evidence = Evidence(item.nodeid, plan.incidents, failure=Failure.of("setup", call.excinfo.value))
             outcome = judge(evidence, Policy(expect=plan.expect))
@@ -448,14 +448,16 @@ class ChaosReporter:
         settings = session.settings
         if hasattr(config, "workerinput") or (not session.outcomes and not settings.enabled):
             return
-        from . import report as reporting
+        from .report.document import build_report
+        from .report.files import write_html, write_json, write_markdown
+        from .report.render import terminal_lines
 
-        document = reporting.build_report(run_info(config, session), list(session.outcomes))
+        document = build_report(run_info(config, session), list(session.outcomes))
         config.hook.pytest_mlchaos_report(report=document)
         comparison = self._compare(document)
         terminalreporter.section("mlchaos")
         width = min(config.get_terminal_writer().fullwidth, 100)
-        for line in reporting.terminal_lines(document, width=width):
+        for line in terminal_lines(document, width=width):
             terminalreporter.write_line(line)
         if comparison is not None:
             from .report.compare import comparison_lines
@@ -463,12 +465,10 @@ class ChaosReporter:
             terminalreporter.write_line("")
             for line in comparison_lines(comparison, width=width):
                 terminalreporter.write_line(line, red=bool(comparison["failed"]) and line.startswith("mlchaos"))
-        from .report.files import write_html
-
         written: dict[str, Path] = {}
         for path, write, what in (
-            (settings.report_path, reporting.write_json, "report"),
-            (settings.markdown_path, reporting.write_markdown, "summary"),
+            (settings.report_path, write_json, "report"),
+            (settings.markdown_path, write_markdown, "summary"),
             (settings.html_path, write_html, "html"),
         ):
             if not path:
@@ -507,7 +507,7 @@ class ChaosReporter:
 
 
 def run_info(config: pytest.Config, session: ChaosSession) -> RunInfo:
-    from .report import RunInfo, collect_versions
+    from .report.document import RunInfo, collect_versions
 
     settings = session.settings
     t = settings.thresholds

@@ -13,7 +13,7 @@ from pytest_mlchaos.gate import MetricChange, Verdict, expectation_met
 from pytest_mlchaos.incidents.spec import Incident
 from pytest_mlchaos.outcome import IncidentOutcome
 from pytest_mlchaos.project import Attempt
-from pytest_mlchaos.report import RunInfo
+from pytest_mlchaos.report.document import RunInfo
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "mlchaos-report-2.schema.json"
 LONG_NODEID = ("scenarios/test_compound_incidents.py::TestCompound::test_" + "data_and_model_" * 12

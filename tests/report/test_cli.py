@@ -10,7 +10,9 @@ import pytest
 
 from pytest_mlchaos.cli import main
 from pytest_mlchaos.gate import Verdict
-from pytest_mlchaos.report import build_report, comparable, write_json
+from pytest_mlchaos.report import comparable
+from pytest_mlchaos.report.document import build_report
+from pytest_mlchaos.report.files import write_json
 
 
 @pytest.fixture

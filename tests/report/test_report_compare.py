@@ -7,7 +7,8 @@ import json
 import pytest
 
 from pytest_mlchaos.gate import Verdict
-from pytest_mlchaos.report import build_report, comparable
+from pytest_mlchaos.report import comparable
+from pytest_mlchaos.report.document import build_report
 from pytest_mlchaos.report.compare import compare, comparison_lines, comparison_markdown, mttr_changes
 from pytest_mlchaos.report.html import render_html
 from pytest_mlchaos.report.load import ReportFileError, load_report

@@ -104,7 +104,8 @@ def test_every_pytest_option_and_mlchaos_command_in_the_workflow_exists():
 
 
 def test_the_terminal_example_in_the_schema_page_is_what_terminal_lines_prints(outcomes, run):
-    from pytest_mlchaos.report import build_report, terminal_lines
+    from pytest_mlchaos.report.document import build_report
+    from pytest_mlchaos.report.render import terminal_lines
 
     text = (DOCS / "report-schema.md").read_text(encoding="utf-8")
     section = text[text.index("## Terminal section"):]

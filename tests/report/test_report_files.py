@@ -13,15 +13,9 @@ import pytest
 
 from pytest_mlchaos.report import files as report_files
 from pytest_mlchaos.gate import Verdict, mttr_over_budget
-from pytest_mlchaos.report import (
-    ReportPathError,
-    build_report,
-    check_writable,
-    dumps,
-    render_markdown,
-    write_json,
-    write_markdown,
-)
+from pytest_mlchaos.report import render_markdown
+from pytest_mlchaos.report.document import build_report
+from pytest_mlchaos.report.files import ReportPathError, check_writable, dumps, write_json, write_markdown
 from pytest_mlchaos.settings import seconds_type
 
 

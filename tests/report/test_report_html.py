@@ -8,7 +8,7 @@ import pytest
 from html.parser import HTMLParser
 
 from pytest_mlchaos.gate import MetricChange, Verdict
-from pytest_mlchaos.report import build_report
+from pytest_mlchaos.report.document import build_report
 from pytest_mlchaos.report.charts import COLORS, HONEST, metric_bar, mttr_samples
 from pytest_mlchaos.report.html import render_html
 

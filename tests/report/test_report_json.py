@@ -15,14 +15,9 @@ from pytest_mlchaos.versions import TOOLS
 from pytest_mlchaos.gate import MetricChange, Verdict
 from pytest_mlchaos.outcome import IncidentOutcome
 from pytest_mlchaos.project import Attempt
-from pytest_mlchaos.report import (
-    SCHEMA,
-    build_report,
-    collect_versions,
-    comparable,
-    dumps,
-    outcome_from_record,
-)
+from pytest_mlchaos.report import SCHEMA, comparable
+from pytest_mlchaos.report.document import build_report, collect_versions, outcome_from_record
+from pytest_mlchaos.report.files import dumps
 
 
 def as_read_by_ci(report: dict) -> dict:
@@ -207,7 +202,7 @@ def test_comparable_does_not_change_the_report(outcomes, run):
 def test_collect_versions_names_every_package_without_importing_dvc_mlflow_or_pytest():
     code = (
         "import sys, json\n"
-        "from pytest_mlchaos.report import collect_versions\n"
+        "from pytest_mlchaos.report.document import collect_versions\n"
         "v = collect_versions()\n"
         "heavy = ('dvc', 'mlflow', 'sklearn', 'pandas', 'pytest', '_pytest')\n"
         "print(json.dumps([v, sorted(m for m in heavy if m in sys.modules)]))\n"
@@ -224,7 +219,7 @@ def test_collect_versions_names_every_package_without_importing_dvc_mlflow_or_py
 def test_a_run_info_with_only_a_seed_makes_a_valid_report(validate, outcomes):
     from datetime import datetime, timezone
 
-    from pytest_mlchaos.report import RunInfo
+    from pytest_mlchaos.report.document import RunInfo
 
     report = as_read_by_ci(build_report(RunInfo(seed=3), outcomes))
     validate(report)

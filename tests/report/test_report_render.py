@@ -11,15 +11,9 @@ from hypothesis import strategies as st
 from pytest_mlchaos.gate import MetricChange, Verdict
 from pytest_mlchaos.incidents.spec import Incident
 from pytest_mlchaos.outcome import IncidentOutcome
-from pytest_mlchaos.report import (
-    RunInfo,
-    build_report,
-    ellipsize_middle,
-    junit_properties,
-    md_code,
-    render_markdown,
-    terminal_lines,
-)
+from pytest_mlchaos.report import render_markdown
+from pytest_mlchaos.report.document import RunInfo, build_report
+from pytest_mlchaos.report.render import ellipsize_middle, junit_properties, md_code, terminal_lines
 
 
 def table_rows(markdown: str, header_start: str) -> list[list[str]]:
@@ -229,7 +223,7 @@ def test_no_terminal_line_is_wider_than_asked_whatever_the_node_ids(nodeids, wid
 
 
 def test_a_long_node_id_loses_its_directories_then_its_file_before_its_test_name():
-    from pytest_mlchaos.report import ellipsize_nodeid
+    from pytest_mlchaos.report.render import ellipsize_nodeid
 
     nodeid = "scenarios/sub/test_catalogue.py::test_storage_loss_is_detected[mlflow_pages]"
     assert ellipsize_nodeid(nodeid, 100) == nodeid

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from pytest_mlchaos.gate import EXPECTATIONS, Verdict
 from pytest_mlchaos.incidents.spec import Incident
 from pytest_mlchaos.outcome import IncidentOutcome
-from pytest_mlchaos.report import RunInfo, build_report, resilience_score
+from pytest_mlchaos.report import resilience_score
+from pytest_mlchaos.report.document import RunInfo, build_report
 
 INCIDENT = Incident("data_corruption", "noise", {"fraction": 0.5}, seed=1)
 
