@@ -107,8 +107,9 @@ class ProxyStats:
         return sum(1 for d in self.decisions if d.action == action)
 
 
-def error_response(kind: str) -> bytes:
-    """The HTTP answer the proxy gives instead of the service: a plain 503, or S3's ``SlowDown`` (XML, 503)."""
+def error_response(kind: str, head_only: bool = False) -> bytes:
+    """The HTTP answer the proxy gives instead of the service: a plain 503, or S3's ``SlowDown`` (XML, 503);
+    ``head_only`` for a HEAD request (its answer has no body)."""
     if kind == "slowdown":
         body = (
             b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
@@ -123,7 +124,7 @@ def error_response(kind: str) -> bytes:
         + b"\r\nContent-Length: "
         + str(len(body)).encode()
         + b"\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
-        + body
+        + (b"" if head_only else body)
     )
 
 
@@ -264,7 +265,7 @@ class FaultProxy:
             if decision.action == "drop":
                 return
             if decision.action == "error":
-                client.sendall(error_response(error_kind))
+                client.sendall(error_response(error_kind, head_only=head.startswith(b"HEAD ")))
                 return
             upstream = socket.create_connection(self.upstream, timeout=30.0)
             with self._lock:

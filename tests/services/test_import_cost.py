@@ -13,7 +13,7 @@ def test_the_plugin_and_the_services_modules_load_without_heavy_imports() -> Non
     code = (
         "import sys, json\n"
         "import pytest_mlchaos.plugin, pytest_mlchaos.services.proxy, pytest_mlchaos.services.lifecycle\n"
-        "import pytest_mlchaos.services.s3, pytest_mlchaos.services.tracking\n"
+        "import pytest_mlchaos.services.s3, pytest_mlchaos.services.tracking, pytest_mlchaos.incidents.service\n"
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
