@@ -27,6 +27,7 @@ OPT_STRICT = "--mlchaos-strict"
 OPT_LIST = "--mlchaos-incidents"
 INI_PROJECT = "mlchaos_project"
 INI_LOWER = "mlchaos_lower_is_better"
+INI_SERVICES = "mlchaos_services"
 
 DEFAULT_WARN_DROP = 0.05
 DEFAULT_FAIL_DROP = 0.10
@@ -174,6 +175,13 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(
         "mlchaos_max_mttr", "Fail an incident test whose recovery takes longer than this many seconds", default=""
     )
+    parser.addini(
+        INI_SERVICES,
+        "Real services for every incident test, on loopback (s3: a moto S3 server as the DVC remote, behind a "
+        "fault proxy); default none. The marker mlchaos_services('s3') turns them on for one test",
+        type="linelist",
+        default=[],
+    )
     parser.addini("mlchaos_strict", "Count degraded recoveries as failures", type="bool", default=False)
     parser.addini("mlchaos_report", "Write the resilience report as JSON to this path", default="")
     parser.addini("mlchaos_markdown", "Write the resilience summary as Markdown to this path", default="")
@@ -207,6 +215,7 @@ class Settings:
     markdown_path: str | None
     project_spec: str
     discovery: Mapping[str, Any] = field(default_factory=dict)  # what zero configuration needs (dvc_project.discover)
+    services: tuple[str, ...] = ()  # mlchaos_services: real services every incident test runs against
 
 
 def _ini_or_option(config: pytest.Config, dest: str, ini: str, convert: Any, name: str) -> Any:
@@ -277,7 +286,18 @@ def load_settings(config: pytest.Config) -> Settings:
         markdown_path=config.getoption("mlchaos_markdown") or config.getini("mlchaos_markdown") or None,
         project_spec=str(config.getini(INI_PROJECT) or "").strip(),
         discovery=_discovery(config),
+        services=_services(config),
     )
+
+
+def _services(config: pytest.Config) -> tuple[str, ...]:
+    from .services.lifecycle import ServiceError
+    from .services.session import parse_services
+
+    try:
+        return parse_services(config.getini(INI_SERVICES), f"ini {INI_SERVICES}")
+    except ServiceError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _discovery(config: pytest.Config) -> dict[str, Any]:
