@@ -65,13 +65,13 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionServic
 
 
 def judged(project: ChurnProject, baseline, services: SessionServices, base: Path,
-           outage: Incident) -> tuple[IncidentOutcome, str]:
+           outage: Incident | None) -> tuple[IncidentOutcome, str]:
     """The plugin's verdict, and what the manager said."""
     factory = EnvFactory(project, baseline, builtin_registry(), base, seed=7, policy=POLICY)
     env = factory(name="env")
     try:
         services.attach_chaos_env(env)
-        for incident in (*ONLY_S3_HOLDS_RAW, outage):
+        for incident in (*ONLY_S3_HOLDS_RAW, *([outage] if outage else [])):
             env.inject(incident)
         outcome = env.verify()
         return outcome, env.recovery.message if env.recovery else ""
@@ -111,3 +111,30 @@ def test_retries_wait_with_backoff_and_the_waits_are_reported(tmp_path: Path) ->
     with pytest.raises(ConnectionError):
         RecoveryManager(tmp_path, retry=NO_RETRY)._retrying("remote", lambda: (_ for _ in ()).throw(ConnectionError()))
     assert RetryPolicy(attempts=6, first_wait=0.25, max_wait=2.0, budget=6.0).waits() == [0.25, 0.5, 1.0, 2.0, 2.0]
+
+
+class EmptiesTheBucket(ChurnProject):
+    """Recovers as the reference does, then deletes every object of its S3 remote (a lifecycle rule gone wrong);
+    its own health check does not look at the bucket."""
+
+    def recover(self, root: Path, incidents: Sequence[Incident]) -> RecoveryResult:
+        from project_under_test.dvcops import S3_REMOTE, dvc_session
+        from pytest_mlchaos.services.s3 import client
+
+        result = super().recover(root, incidents)
+        with dvc_session(Path(root)) as repo:
+            conf = dict(repo.config["remote"][S3_REMOTE])
+        bucket, _, prefix = conf["url"].removeprefix("s3://").partition("/")
+        s3 = client(conf["endpointurl"])
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                s3.delete_object(Bucket=bucket, Key=item["Key"])
+        return result
+
+
+def test_a_bucket_emptied_by_the_manager_is_caught_by_the_plugins_own_reading(
+    churn_baseline, services: SessionServices, tmp_path: Path
+) -> None:
+    outcome, _ = judged(EmptiesTheBucket(), churn_baseline, services, tmp_path, None)
+    assert outcome.verdict is Verdict.FALSE_RECOVERY and not outcome.passed
+    assert "S3 remote s3://mlchaos-env-" in outcome.reason and "missing" in outcome.reason
