@@ -129,3 +129,64 @@ def test_a_killed_xdist_worker_leaves_no_service_behind(pytester: pytest.Pyteste
     result.stdout.fnmatch_lines(["*node down*"])
     pgid = int(pidfile.read_text())
     assert wait_gone([pgid]) == []
+
+
+TWO_WORKERS = textwrap.dedent(
+    """
+    import os
+    from pathlib import Path
+    import pytest
+    from pytest_mlchaos.services.session import SessionServices
+
+    @pytest.mark.parametrize("n", [1, 2])
+    def test_worker_starts_services(tmp_path, n):
+        server, proxy = SessionServices(tmp_path).start_s3()  # left running: the end of the worker stops them
+        Path(os.environ["PIDDIR"], f"{os.getpid()}-{n}").write_text(str(server.pid))
+    """
+)
+
+
+def test_services_of_two_xdist_workers_stop_when_the_run_ends(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile(test_two=TWO_WORKERS)
+    os.environ["PIDDIR"] = str(tmp_path)
+    try:
+        result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly")
+    finally:
+        del os.environ["PIDDIR"]
+    result.assert_outcomes(passed=2)
+    pgids = [int(p.read_text()) for p in tmp_path.iterdir()]
+    assert len(pgids) == 2 and wait_gone(pgids) == []
+
+
+CTRL_C = textwrap.dedent(
+    """
+    import os, time
+    from pathlib import Path
+    from pytest_mlchaos.services.s3 import start_s3
+
+    def test_waits(tmp_path):
+        service = start_s3(tmp_path)
+        Path(os.environ["PIDFILE"]).write_text(str(service.pid))
+        time.sleep(120)
+    """
+)
+
+
+def test_ctrl_c_of_a_pytest_run_stops_its_services(tmp_path: Path) -> None:
+    (tmp_path / "test_ctrl_c.py").write_text(CTRL_C)
+    pidfile = tmp_path / "pid"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", "test_ctrl_c.py"],
+        cwd=tmp_path,
+        env={**os.environ, "PIDFILE": str(pidfile)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not pidfile.exists() and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.1)
+    pgid = int(pidfile.read_text())
+    os.killpg(run.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole foreground group
+    assert run.wait(timeout=60) == pytest.ExitCode.INTERRUPTED
+    assert wait_gone([pgid]) == []
