@@ -9,6 +9,7 @@ reads the end state with the service reachable again.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -55,17 +56,7 @@ class RemoteDown(_OutageInjector):
     """The S3 remote refuses every connection (its port closed)."""
 
     kind, mode = "service_outage", "remote_down"
-    params = (
-        Param(
-            "duration",
-            float,
-            0.0,
-            doc="seconds the outage lasts from injection; 0: until the recovery manager returns",
-            low=0.0,
-            high=120.0,
-            severity=True,
-        ),
-    )
+    params = (replace(DURATION, severity=True),)  # the longer the outage, the harder
 
     def faults(self, incident: Incident) -> Faults:
         return Faults(refuse=True)
