@@ -7,7 +7,8 @@ generator seeded by ``(seed, connection number)``: the same seed gives the same 
 the same sequence of connections, whatever the thread timing.
 
 To make the HTTP faults per request, the proxy adds ``Connection: close`` to the head of the
-request it forwards, so a client opens one connection per request (cheap on loopback).
+request it forwards, so a client opens one connection per request (cheap on loopback). It
+expects the client to speak first (HTTP): a protocol where the server greets first is not for it.
 """
 
 from __future__ import annotations
