@@ -42,7 +42,7 @@ class EnvServices:
         """Apply ``faults`` now (decisions seeded by ``seed``); lift them after ``duration`` s (0: when recovery
         ends)."""
         self.cancel_timer()
-        self.proxy.seed = seed
+        self.proxy.reseed(seed)
         self.proxy.set_faults(faults)
         self.outages.append(label)
         if duration > 0:

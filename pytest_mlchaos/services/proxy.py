@@ -202,6 +202,13 @@ class FaultProxy:
         """Back to a clean pass-through."""
         self.set_faults(Faults())
 
+    def reseed(self, seed: int) -> None:
+        """Decide from ``seed`` again, counting connections from 0 (so an incident's seed replays its decisions
+        whatever traffic the proxy saw before)."""
+        with self._lock:
+            self.seed = seed
+            self.stats = ProxyStats()
+
     # -- the listening socket --------------------------------------------------------------------------
     def _listen(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -138,3 +138,13 @@ def test_bad_fault_settings_are_refused_naming_the_value(faults: dict[str, objec
 def test_the_proxy_forwards_to_loopback_only() -> None:
     with pytest.raises(ProxyError, match="loopback only"):
         FaultProxy(("10.0.0.1", 80))
+
+
+def test_reseed_replays_the_decisions_whatever_came_before(proxy: FaultProxy) -> None:
+    proxy.set_faults(Faults(error=0.5))
+    proxy.reseed(3)
+    first = [get(proxy.port)[0] for _ in range(10)]
+    for _ in range(7):
+        get(proxy.port)
+    proxy.reseed(3)
+    assert [get(proxy.port)[0] for _ in range(10)] == first
