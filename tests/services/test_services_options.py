@@ -41,3 +41,16 @@ def test_the_marker_is_registered_and_services_stay_off_by_default(pytester: pyt
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["*@pytest.mark.mlchaos_services(*names): run this incident test against real*"])
     assert pytester.runpytest("-p", "no:randomly").ret == 0
+
+
+def test_a_project_without_attach_services_is_refused_before_anything_starts(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from pytest_mlchaos.services.lifecycle import ServiceError
+    from pytest_mlchaos.services.session import SessionServices
+
+    services = SessionServices(tmp_path)
+    project = SimpleNamespace(name="plain")  # as DVCProject today: no attach_services
+    with pytest.raises(ServiceError, match="project 'plain' cannot use services: it has no attach_services"):
+        services.attach_env(tmp_path, project, "storage", {})
+    assert services.s3 is None  # nothing was started
