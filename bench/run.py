@@ -2,7 +2,8 @@
 
     /work/venv/bin/python bench/run.py [--repeat N] [--smoke] [--only NAME ...] [--save] [--strict]
 
-Names for --only: load, overhead, mttr, scale, cached, parallel, gallery, html, project (the last only when named). See bench/README.md for what each
+Names for --only: load, overhead, mttr, scale, cached, parallel, gallery, html, project, services (the last two
+only when named). See bench/README.md for what each
 one measures. JSON goes to bench/results/ only with --save. Exit status: 0 unless a benchmark
 failed to run (or, with --strict, a target was missed).
 """
@@ -27,8 +28,9 @@ from _common import BENCH, Figure, log, table  # noqa: E402
 
 from pytest_mlchaos.versions import installed  # noqa: E402
 
-NAMES = ("load", "overhead", "mttr", "scale", "cached", "parallel", "gallery", "html", "project")
-DEFAULT = NAMES[:-1]  # "project" (bench/project_speed.py, ~30 s) only when asked for
+NAMES = ("load", "overhead", "mttr", "scale", "cached", "parallel", "gallery", "html", "project", "services")
+# "project" (bench/project_speed.py, ~30 s) and "services" (real S3 and MLflow servers, ~2 min) only when asked for
+DEFAULT = NAMES[:-2]
 
 
 def header() -> dict[str, object]:
@@ -152,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
             import _project
             return _project.run()
         section("project", project)
+
+        def services():
+            import _services
+            return _services.run(need_baseline(), work, n, warmup=0 if args.smoke else 1)
+        section("services", services)
 
         def gallery():
             import _gallery

@@ -52,6 +52,13 @@ class ChurnProject:
         for db in (root / layout.MLFLOW_DB, root / layout.BACKUPS / layout.MLFLOW_DB):
             rewrite_paths(db, Path(old_root), root)
 
+    def attach_services(self, root: Path, endpoints: dict) -> None:
+        """Point the environment's DVC remote at the S3 endpoint the plugin gives (``mlchaos_services = s3``)."""
+        from .dvcops import attach_s3
+
+        if "s3" in endpoints:
+            attach_s3(Path(root), **endpoints["s3"])
+
     def artifacts(self, root: Path) -> Artifacts:
         return Artifacts(
             data=layout.DATA_FILES, models=layout.MODEL_FILES, stages=layout.STAGES,

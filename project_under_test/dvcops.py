@@ -221,3 +221,34 @@ def store_object(source: Path, store_obj: Path, md5: str) -> None:
     """Put a verified copy of ``source`` as a read-only object (as DVC does)."""
     place_verified(source, store_obj, md5)
     store_obj.chmod(0o444)
+
+
+# -- an S3 remote (the plugin's services, or a staging bucket): reached with dvc-s3 over HTTP ---------------
+S3_REMOTE = "s3"
+
+
+def attach_s3(root: Path, *, url: str, endpoint_url: str, access_key_id: str, secret_access_key: str,
+              region: str = "us-east-1") -> None:
+    """Make the S3 remote ``url`` (served at ``endpoint_url``) this repository's default remote, in
+    ``.dvc/config.local`` (git ignores it; the local directory remote stays configured as ``local``)."""
+    with dvc_session(root) as repo:
+        with repo.config.edit("local") as conf:
+            conf["remote"][S3_REMOTE] = {"url": url, "endpointurl": endpoint_url, "access_key_id": access_key_id,
+                                         "secret_access_key": secret_access_key, "region": region}
+            conf["core"]["remote"] = S3_REMOTE
+
+
+def s3_attached(root: Path) -> bool:
+    path = Path(root) / ".dvc" / "config.local"
+    return path.is_file() and f"'remote \"{S3_REMOTE}\"'" in path.read_text()
+
+
+def fetch_from_s3(root: Path, rel: str, client_attempts: int = 1) -> None:
+    """Download ``rel``'s object from the S3 remote into the cache (``dvc fetch -r s3 rel``); raises when the
+    remote cannot be reached or the transfer fails.
+
+    botocore's own retries are capped at ``client_attempts`` (by default it reconnects for about 6 s,
+    and retries a SlowDown for about 12 s): the caller's retry policy decides how long to wait."""
+    with scoped_environ({"AWS_MAX_ATTEMPTS": str(client_attempts), "AWS_RETRY_MODE": "standard"}):
+        with dvc_session(root) as repo:
+            repo.fetch(targets=[rel], remote=S3_REMOTE)

@@ -4,13 +4,14 @@ An attempt counts only when the files it restored hash to the md5 ``dvc.lock`` r
 for a repair, the pipeline re-locked them) and the model loads and predicts. Stable strategy
 names: backup, dvc_cache, dvc_remote, snapshot, repair, mlflow_registry, clear_locks,
 reset_outputs, rerun_pipeline, restore_lock, restore_mlflow_db, rebuild_mlflow_db, refetch_cache,
-repush_remote, rebuild_backups, restore_alias.
+repush_remote, rebuild_backups, restore_alias, dvc_remote_s3 (with retries and backoff: ``RetryPolicy``).
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -31,15 +32,45 @@ class StrategyFailed(RuntimeError):
     """A strategy that ran but did not produce a verified result."""
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often a strategy that reaches a service (the S3 remote) is tried again, and how long it waits between:
+    ``first_wait`` seconds, times ``factor`` each time, at most ``max_wait``; never more than ``budget`` seconds
+    of waiting in all (so a recovery under an outage that does not end still ends, on the next fallback)."""
+
+    attempts: int = 6
+    first_wait: float = 0.25
+    factor: float = 2.0
+    max_wait: float = 2.0
+    budget: float = 6.0
+
+    def waits(self) -> list[float]:
+        out, wait, total = [], self.first_wait, 0.0
+        for _ in range(self.attempts - 1):
+            wait = min(wait, self.max_wait)
+            if total + wait > self.budget:
+                break
+            out.append(wait)
+            total += wait
+            wait *= self.factor
+        return out
+
+
+NO_RETRY = RetryPolicy(attempts=1)
+
+
 class RecoveryManager:
     """Repairs the environment at ``root``; ``recover`` returns the account as a ``RecoveryResult``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, retry: RetryPolicy = RetryPolicy()) -> None:
         self.root = Path(root)
+        self.retry = retry
         self.attempts: list[Attempt] = []
         self.wins: list[str] = []
         self.unrecovered: list[str] = []
         self.lock_changed = False
+        self.waited = 0.0  # seconds spent waiting for a service between tries (part of the MTTR)
+        self.waits: list[str] = []
 
     # -- bookkeeping ---------------------------------------------------------------------------------
     def _try(self, strategy: str, action: Callable[[], Any]) -> bool:
@@ -94,14 +125,41 @@ class RecoveryManager:
         if remaining:
             reasons = self.unrecovered + [str(p) for p in remaining[:5]]
             return RecoveryResult(False, None, tuple(self.attempts), seconds,
-                                  "not recovered: " + "; ".join(dict.fromkeys(reasons)))
+                                  "not recovered: " + "; ".join(dict.fromkeys(reasons)) + self._waited())
         try:
             if self.lock_changed or gitops.git(self.root, "status", "--porcelain", "--", LOCK).strip():
                 gitops.commit_all(self.root, f"mlops recover: {'+'.join(self.wins)}")
         except gitops.GitError as exc:
             log.warning("could not commit the recovered state: %s", exc)
         return RecoveryResult(True, "+".join(self.wins) or "none", tuple(self.attempts), seconds,
-                              f"recovered {len(problems)} problem(s) with {', '.join(self.wins) or 'nothing'}")
+                              f"recovered {len(problems)} problem(s) with {', '.join(self.wins) or 'nothing'}"
+                              + self._waited())
+
+    def _waited(self) -> str:
+        if not self.waits:
+            return ""
+        return f"; waited {self.waited:.2f}s for services ({'; '.join(self.waits)})"
+
+    def _retrying(self, what: str, action: Callable[[], Any]) -> None:
+        """``action`` until it succeeds, waiting with backoff between tries (``self.retry``); its last error if
+        every try fails. The waits are recorded (``waited``) and count in the recovery's time."""
+        waits = self.retry.waits()
+        tries = 0
+        for wait in [*waits, None]:
+            tries += 1
+            try:
+                action()
+            except Exception as exc:
+                if wait is None:
+                    self.waits.append(f"{what}: gave up after {tries} tries")
+                    raise
+                log.info("%s failed (try %d), again in %.2fs: %s", what, tries, wait, exc)
+                time.sleep(wait)
+                self.waited += wait
+                continue
+            if tries > 1:
+                self.waits.append(f"{what}: succeeded on try {tries}")
+            return
 
     # -- dvc.lock and the MLflow database -------------------------------------------------------------
     def _restore_lock(self) -> None:
@@ -184,11 +242,13 @@ class RecoveryManager:
                 self._chain(rel, [("backup", lambda: self._place(backups.path_of(self.root, rel), rel, md5)),
                                   ("dvc_cache", lambda: self._place(cache_object(self.root, md5), rel, md5)),
                                   ("dvc_remote", lambda: self._place(remote_object(self.root, md5), rel, md5)),
+                                  *self._s3_step(rel, md5),
                                   ("mlflow_registry", lambda: self._from_registry(rel, md5))])
             elif rel in DATA_FILES:
                 self._chain(rel, [("backup", lambda: self._place(backups.path_of(self.root, rel), rel, md5)),
                                   ("dvc_cache", lambda: self._place(cache_object(self.root, md5), rel, md5)),
                                   ("dvc_remote", lambda: self._place(remote_object(self.root, md5), rel, md5)),
+                                  *self._s3_step(rel, md5),
                                   ("snapshot", lambda: self._from_snapshot(rel, md5)),
                                   ("repair", lambda: self._repair(rel))])
             elif rel == METRICS:
@@ -213,6 +273,30 @@ class RecoveryManager:
             except (OSError, ValueError, StrategyFailed):
                 continue
         return False
+
+    def _s3_step(self, rel: str, md5: str) -> list[tuple[str, Callable[[], Any]]]:
+        """The S3 remote as a step of a chain, when the environment has one (``mlchaos_services = s3``)."""
+        from .dvcops import s3_attached
+
+        return [("dvc_remote_s3", lambda: self._from_s3(rel, md5))] if s3_attached(self.root) else []
+
+    def _from_s3(self, rel: str, md5: str) -> None:
+        """Fetch ``rel``'s object from the S3 remote (dvc-s3, over HTTP) into the cache and place it, trying again
+        with backoff while the remote is down, slow or flaky."""
+        from .dvcops import fetch_from_s3, s3_attached
+
+        if not s3_attached(self.root):
+            raise StrategyFailed("no S3 remote is configured")
+
+        def once() -> None:
+            obj = cache_object(self.root, md5)
+            if obj.exists() and md5_file(obj) != md5:  # a transfer cut short left a partial object
+                obj.chmod(0o644)
+                obj.unlink()
+            fetch_from_s3(self.root, rel)
+            self._place(obj, rel, md5)
+
+        self._retrying(f"dvc_remote_s3 {rel}", once)
 
     def _from_snapshot(self, rel: str, md5: str) -> None:
         from .versioning import VersionController

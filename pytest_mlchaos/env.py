@@ -206,6 +206,8 @@ class ChaosEnv:
     failure: Failure | None = None  # what raised in the body, detect(), recover() or evaluate()
     before: Observation | None = None  # the environment as it was when recovery started
     git_copies: frozenset[str] = frozenset()
+    # the plugin's own checks of stores outside the root (an S3 bucket): problems found after recovery
+    store_checks: list[Callable[[], list[str]]] = field(default_factory=list)
     _injected_at: float | None = None
 
     @property
@@ -353,6 +355,7 @@ class ChaosEnv:
         )
         if self.failure is not None:
             return evidence
+        outside = [problem for check in self.store_checks for problem in check()]
         after = self.observe()
         evidence = dataclasses.replace(evidence, after=after, changes=self._source_changes(after))
         try:
@@ -362,6 +365,7 @@ class ChaosEnv:
         except Exception as exc:
             return dataclasses.replace(evidence, failure=Failure.of("detect", exc))
         problems += [f"model: {model_problem}"] if model_problem else []
+        problems += outside
         evidence = dataclasses.replace(evidence, problems=tuple(problems))
         if self.recovery is None or not self.recovery.recovered or problems or assess(evidence).blocking:
             return evidence

@@ -12,6 +12,7 @@ from .gate import ThresholdError
 from .incidents.spec import IncidentError, derive_seed
 from .markers import IncidentPlan
 from .project import MLProject, ProjectError
+from .services.session import SessionServices
 from .session import ChaosSession
 
 __all__ = [
@@ -34,6 +35,8 @@ SESSION_KEY = pytest.StashKey[ChaosSession]()
 PLAN_KEY = pytest.StashKey[IncidentPlan]()
 ENV_KEY = pytest.StashKey[ChaosEnv]()
 CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()
+SERVICES_KEY = pytest.StashKey[SessionServices]()
+SERVICES_MARKER = "mlchaos_services"
 NO_PROJECT = (
     "pytest-mlchaos has no project to test: run it inside a DVC repository (zero configuration), set the ini key "
     "mlchaos_project = package.module:attr, implement the pytest_mlchaos_make_project hook, or override the "
@@ -156,14 +159,55 @@ def ml_env(request: pytest.FixtureRequest, ml_env_factory: EnvFactory) -> Iterat
     item.stash[ENV_KEY] = env
     problem = None
     try:
+        attach_services(request, env, ml_env_factory)
         for incident in getattr(plan, "incidents", ()):
             env.inject(incident)
     except IncidentError as exc:
         problem = f"bad incident marker on {item.nodeid}: {exc}"
+    except Exception as exc:  # a service that could not start or be attached
+        problem = f"mlchaos services for {item.nodeid}: {type(exc).__name__}: {exc}"
     if problem is not None:
+        _detach(env)
         env.remove()
         pytest.fail(problem, pytrace=False)
-    yield env
+    try:
+        yield env
+    finally:
+        _detach(env)
     call = item.stash.get(CALL_REPORT_KEY, None)
     if call is not None and call.passed:
         env.remove()
+
+
+def services_wanted(item: pytest.Item, session: ChaosSession) -> tuple[str, ...]:
+    """The services a test runs against: its ``mlchaos_services`` marker's, else the ini key's (default none)."""
+    from .services.session import parse_services
+
+    marker = item.get_closest_marker(SERVICES_MARKER)
+    if marker is not None:
+        return parse_services(marker.args, f"@pytest.mark.{SERVICES_MARKER}")
+    return session.settings.services
+
+
+def attach_services(request: pytest.FixtureRequest, env: ChaosEnv, factory: EnvFactory) -> None:
+    """Attach ``env`` to this process's services (started on first use) when its test wants them."""
+    if not services_wanted(request.node, chaos_session(request.config)):
+        return
+    config = request.config
+    services = config.stash.get(SERVICES_KEY, None)
+    if services is None:
+        services = SessionServices(factory.base.parent / "mlchaos-services", seed=factory.seed)
+        config.stash[SERVICES_KEY] = services
+    services.attach_chaos_env(env)
+
+
+def stop_services(config: pytest.Config) -> None:
+    services = config.stash.get(SERVICES_KEY, None)
+    if services is not None:
+        services.stop()
+
+
+def _detach(env: ChaosEnv) -> None:
+    from .services.attached import detach
+
+    detach(env.root)

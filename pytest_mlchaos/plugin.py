@@ -21,6 +21,7 @@ from .fixtures import (
     CALL_REPORT_KEY,
     ENV_KEY,
     PLAN_KEY,
+    SERVICES_MARKER,
     SESSION_KEY,
     chaos_session,
     metrics_problem,
@@ -28,6 +29,8 @@ from .fixtures import (
     ml_env,
     ml_env_factory,
     mlchaos_project,
+    services_wanted,
+    stop_services,
     store_root,
 )
 from .gate import Verdict
@@ -75,6 +78,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+    config.addinivalue_line(
+        "markers",
+        f"{SERVICES_MARKER}(*names): run this incident test against real services on loopback (s3: a moto S3 "
+        "server as the DVC remote, behind a fault proxy), as the ini key mlchaos_services does for every test",
+    )
     session = _new_session(config)
     settings = session.settings
     config.stash[SESSION_KEY] = session
@@ -134,6 +142,7 @@ def _load_previous(option: str, path: str) -> dict[str, Any]:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    stop_services(config)
     session = config.stash.get(SESSION_KEY, None)
     if session is not None:
         session.close()
@@ -258,6 +267,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from .services.lifecycle import ServiceError
+
     session = chaos_session(config)
     errors = []
     for item in items:
@@ -267,6 +278,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         try:
             plan = parse_marks(marks, session.registry, session.settings.seed, item.nodeid)
         except IncidentError as exc:
+            errors.append(f"{item.nodeid}: {exc}")
+            continue
+        try:
+            services_wanted(item, session)
+        except ServiceError as exc:  # an unknown service name in the marker
             errors.append(f"{item.nodeid}: {exc}")
             continue
         if "ml_env" not in getattr(item, "fixturenames", ()):

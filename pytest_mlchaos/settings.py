@@ -21,6 +21,7 @@ __all__ = [
     "INI_MLFLOW_EXPERIMENT",
     "INI_MTTR_TOLERANCE",
     "INI_PROJECT",
+    "INI_SERVICES",
     "MLFLOW_DEFAULT",
     "OPT_BASELINE_KEY",
     "OPT_COMPARE",
@@ -72,6 +73,7 @@ INI_MLFLOW_EXPERIMENT = "mlchaos_mlflow_experiment"
 INI_MTTR_TOLERANCE = "mlchaos_mttr_tolerance"
 INI_PROJECT = "mlchaos_project"
 INI_LOWER = "mlchaos_lower_is_better"
+INI_SERVICES = "mlchaos_services"
 
 DEFAULT_MLFLOW_EXPERIMENT = "mlchaos"
 #: ``--mlchaos-mlflow`` given without a URI (the option's ``const``): MLFLOW_TRACKING_URI, else the default file.
@@ -291,6 +293,13 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(
         "mlchaos_max_mttr", "Fail an incident test whose recovery takes longer than this many seconds", default=""
     )
+    parser.addini(
+        INI_SERVICES,
+        "Real services for every incident test, on loopback (s3: a moto S3 server as the DVC remote, behind a "
+        "fault proxy); default none. The marker mlchaos_services('s3') turns them on for one test",
+        type="linelist",
+        default=[],
+    )
     parser.addini("mlchaos_strict", "Count degraded recoveries as failures", type="bool", default=False)
     parser.addini("mlchaos_report", "Write the resilience report as JSON to this path", default="")
     parser.addini("mlchaos_markdown", "Write the resilience summary as Markdown to this path", default="")
@@ -344,6 +353,7 @@ class Settings:
     mttr_tolerance: tuple[float, float] | None = None  # None: report.compare's default
     shard: tuple[int, int] | None = None
     shard_durations: str | None = None
+    services: tuple[str, ...] = ()  # mlchaos_services: real services every incident test runs against
 
 
 def _ini_or_option(config: pytest.Config, dest: str, ini: str, convert: Any, name: str) -> Any:
@@ -424,6 +434,7 @@ def load_settings(config: pytest.Config) -> Settings:
         mttr_tolerance=_mttr_tolerance(config),
         shard=config.getoption("mlchaos_shard"),
         shard_durations=config.getoption("mlchaos_shard_durations") or None,
+        services=_services(config),
     )
 
 
@@ -453,6 +464,16 @@ def _mlflow_uri(config: pytest.Config) -> str | None:
         return mlflow_uri_type(raw)
     except argparse.ArgumentTypeError as exc:
         raise pytest.UsageError(f"ini mlchaos_mlflow = {raw!r}: {exc} (or true / false)") from None
+
+
+def _services(config: pytest.Config) -> tuple[str, ...]:
+    from .services.lifecycle import ServiceError
+    from .services.session import parse_services
+
+    try:
+        return parse_services(config.getini(INI_SERVICES), f"ini {INI_SERVICES}")
+    except ServiceError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _discovery(config: pytest.Config) -> dict[str, Any]:

@@ -173,6 +173,8 @@ def _select(registry: IncidentRegistry, options: _Options) -> list[tuple[str, In
                         f"modes: unknown mode {mode!r} for incident {kind!r}; allowed modes: "
                         f"{', '.join(registry.modes(kind))}"
                     )
+    if options.kinds is None and not isinstance(modes, Mapping):  # kinds needing services only when named
+        known = [k for k in known if not all(i.requires_services for i in registry if i.kind == k)]
     kinds = list(options.kinds) if options.kinds is not None else (list(modes) if isinstance(modes, Mapping) else known)
     if modes is not None and not isinstance(modes, Mapping):
         allowed = {m for kind in kinds for m in registry.modes(kind)}

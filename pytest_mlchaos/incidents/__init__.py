@@ -32,11 +32,11 @@ _active: IncidentRegistry | None = None
 
 
 def builtin_registry() -> IncidentRegistry:
-    """A new registry holding every built-in injector (data, model, pipeline, storage)."""
-    from . import data, model, pipeline, storage
+    """A new registry holding every built-in injector (data, model, pipeline, storage, service outages)."""
+    from . import data, model, pipeline, service, storage
 
     registry = IncidentRegistry()
-    for family in (data, model, pipeline, storage):
+    for family in (data, model, pipeline, storage, service):
         family.register(registry)
     return registry
 

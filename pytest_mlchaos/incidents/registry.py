@@ -50,6 +50,8 @@ class Injector:
     params: tuple[Param, ...] = ()
     default_target: ClassVar[str | None] = None  # role or path used when the incident names none
     formats: ClassVar[str] = ""  # which files it works on, for the catalogue (empty: not file-specific)
+    # services the environment must be attached to (service outages); strategies draw these only when named
+    requires_services: ClassVar[tuple[str, ...]] = ()
 
     def summary(self) -> str:
         doc = (type(self).__doc__ or "").strip()

@@ -14,7 +14,9 @@ from pytest_mlchaos.incidents import ContainmentError, Incident, IncidentError, 
 from pytest_mlchaos.incidents.catalogue import describe
 
 REGISTRY = builtin_registry()
-ALL = [(kind, mode) for kind in REGISTRY.kinds() for mode in REGISTRY.modes(kind)]
+# the modes that damage files (service outages act on a proxy and need services: tests/services)
+ALL = [(kind, mode) for kind in REGISTRY.kinds() for mode in REGISTRY.modes(kind)
+       if not REGISTRY.get(kind, mode).requires_services]
 QUICK = {("pipeline_failure", "hang"): {"seconds": 0.01}}
 # modes whose damage depends on the seed (the others are deterministic by design: delete, cut at a fraction, ...)
 SEEDED = [
@@ -95,7 +97,7 @@ def test_a_missing_seed_means_seed_zero(make_env) -> None:
 
 # -- bad input: one clear error, before anything is touched ---------------------------------------------
 BAD = [
-    (Incident("data_rot"), r"unknown incident kind 'data_rot'; known kinds: data_corruption, model_loss, pipeline_failure, storage_loss"),
+    (Incident("data_rot"), r"unknown incident kind 'data_rot'; known kinds: data_corruption, model_loss, pipeline_failure, service_outage, storage_loss"),
     (Incident("data_corruption", "smudge"), r"unknown mode 'smudge'.*allowed modes: noise, missing_values, duplicates, label_flip"),
     (Incident("data_corruption", "noise", {"fracton": 0.1}), r"unknown parameter\(s\) fracton; allowed: fraction, scale, label"),
     (Incident("data_corruption", "noise", {"fraction": 0.0}), r"parameter fraction=0.0 is out of range \(0.0, 1.0\]"),
@@ -173,7 +175,7 @@ def test_an_artifact_map_pointing_out_through_a_symlink_is_refused(tmp_path: Pat
 # -- the catalogue -----------------------------------------------------------------------------------------
 def test_describe_lists_every_kind_mode_summary_and_parameter() -> None:
     text = describe(REGISTRY)
-    assert REGISTRY.kinds() == ["data_corruption", "model_loss", "pipeline_failure", "storage_loss"]
+    assert REGISTRY.kinds() == ["data_corruption", "model_loss", "pipeline_failure", "storage_loss", "service_outage"]
     for kind, mode in ALL:
         injector = REGISTRY.get(kind, mode)
         assert injector.summary(), f"{kind}/{mode} has no one-line docstring"
