@@ -2,7 +2,8 @@
 
 Each ```python block is preceded by a comment that says how it runs:
 
-- ``<!-- example: test -->``: a test module, run with ``pytest --mlchaos`` on the toy project;
+- ``<!-- example: test [project=reference] -->``: a test module, run with ``pytest --mlchaos`` on the toy
+  project (or the reference project);
 - ``<!-- example: test gallery=NAME -->``: the same, inside a clean clone of a gallery repository;
 - ``<!-- example: file PATH gallery=NAME [under=DIR] [ini=SPEC] -->``: a file that plugs a DVC
   repository in (a conftest, a module named by ``mlchaos_project``), written at ``PATH`` beside a
@@ -101,12 +102,20 @@ settings.load_profile("docs")
 """
 
 
+PROJECTS = {None: "toyml:project", "reference": "project_under_test.chaos:project"}
+
+
 @pytest.mark.parametrize("example", by_kind("test"))
-def test_a_test_example_passes_on_the_toy_project(pytester: pytest.Pytester, use_project, example: Example) -> None:
-    use_project("toyml:project")
+def test_a_test_example_passes(pytester: pytest.Pytester, use_project, example: Example) -> None:
+    project = example.option("project")
+    assert project in PROJECTS, f"{example.where}: project={project!r}; known: {sorted(map(str, PROJECTS))}"
+    use_project(PROJECTS[project])
     pytester.makeconftest(HYPOTHESIS_CONFTEST)
     pytester.makepyfile(test_example=example.code)
-    result = pytester.runpytest("--mlchaos", "-p", "no:randomly", "--hypothesis-seed=0")
+    args = ("--mlchaos", "-p", "no:randomly", "--hypothesis-seed=0")
+    # The reference project imports MLflow and DVC; an in-process run would drop their modules after it and break
+    # SQLAlchemy and importlib.metadata for the later pytester runs of this worker: a subprocess of its own.
+    result = pytester.runpytest_subprocess(*args) if project else pytester.runpytest(*args)
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) >= 1 and not outcomes.get("failed") and not outcomes.get("errors"), outcomes
 

@@ -56,8 +56,9 @@ def _modules() -> list[Path]:
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_every_module_says_what_it_exports(path: Path) -> None:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    exported = [node for node in tree.body if isinstance(node, ast.Assign)
-                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)]
+    exported = [node for node in tree.body
+                if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets))
+                or (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "__all__")]
     assert exported, f"{path.relative_to(ROOT)} has no __all__"
     names = ast.literal_eval(exported[0].value)
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
