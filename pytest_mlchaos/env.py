@@ -21,6 +21,7 @@ from typing import Any
 from . import progress
 from .artifacts import Artifacts
 from .containment import EscapeError, check_contained
+from .deadline import DeadlineExceeded, call_with_deadline, can_cut
 from .evaluation import judged_evaluations
 from .evidence import Evidence, Failure
 from .gate import Thresholds
@@ -208,6 +209,7 @@ class ChaosEnv:
     git_copies: frozenset[str] = frozenset()
     # the plugin's own checks of stores outside the root (an S3 bucket): problems found after recovery
     store_checks: list[Callable[[], list[str]]] = field(default_factory=list)
+    cut_after: float | None = None  # the MTTR budget at which a recovery that had not returned was cut
     _injected_at: float | None = None
 
     @property
@@ -278,8 +280,10 @@ class ChaosEnv:
             self.before = observe(self.root, self.baseline.manifest, self.digests)
             self.git_copies = self._git_copies(self.before)
             start = time.perf_counter()
-            result = self.project.recover(self.root, list(self.incidents))
-            self.time_to_recover = time.perf_counter() - start
+            try:
+                result = self._run_recovery()
+            finally:
+                self.time_to_recover = time.perf_counter() - start
             if not isinstance(result, RecoveryResult):
                 raise TypeError(f"{self.project.name}.recover() returned {result!r}, not a RecoveryResult")
             self.recovery = result
@@ -290,6 +294,18 @@ class ChaosEnv:
         for observer in self.on_recovered:
             observer(self, result)
         return result
+
+    def _run_recovery(self) -> RecoveryResult:
+        """The project's ``recover()``; with an MTTR budget, in a child process cut at the budget."""
+        incidents = list(self.incidents)
+        budget = self.policy.max_mttr
+        if budget is None or not can_cut():
+            return self.project.recover(self.root, incidents)
+        try:
+            return call_with_deadline(lambda: self.project.recover(self.root, incidents), budget)
+        except DeadlineExceeded:  # the manager never said anything: nothing recovered, as far as it told
+            self.cut_after = budget
+            return RecoveryResult(False, None, message=f"cut: it had not returned after the {budget:g}s MTTR budget")
 
     def evaluate(self) -> dict[str, float]:
         """The project's metrics of this environment as it is now."""
@@ -352,6 +368,7 @@ class ChaosEnv:
             failure=self.failure,
             time_to_detect=self.time_to_detect,
             time_to_recover=self.time_to_recover,
+            cut_after=self.cut_after,
         )
         if self.failure is not None:
             return evidence

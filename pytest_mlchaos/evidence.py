@@ -58,6 +58,7 @@ class Evidence:
       recovery started and after it ended; ``git_copies``: sources whose baseline content git
       still held when recovery started;
     - ``recovery``: the manager's own account (its claim); ``failure``: what stopped the test;
+      ``cut_after``: the budget at which a recovery that had not returned was cut;
     - ``problems``: what the project's ``detect()``/``check_model()`` and the plugin's own
       re-run of the pipeline still found after recovery;
     - ``evaluations``: metrics computed by the plugin (each of them is judged, the worst counts);
@@ -80,6 +81,7 @@ class Evidence:
     time_to_detect: float | None = None
     time_to_recover: float | None = None
     time_to_metrics: float | None = None
+    cut_after: float | None = None  # the recovery had not returned at the MTTR budget and was cut there
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

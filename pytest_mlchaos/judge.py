@@ -4,7 +4,8 @@ Pure functions, no I/O. The rules, in order:
 
 1. A test that could not be judged (its body, ``detect()``, ``recover()`` or ``evaluate()``
    raised, or a symlink led out of the environment) is an ``error``.
-2. A manager that says it could not recover gets ``unrecovered``.
+2. A manager that says it could not recover gets ``unrecovered``; so does one cut at the MTTR
+   budget because it had not returned (a hang), and that test fails whatever it expected.
 3. A manager that says it recovered gets ``false_recovery`` when the evidence disagrees:
    something is still damaged as the incident left it; a source (or the served model) is not
    bit-exact although a good copy survived the incident somewhere; a store (DVC cache, remote,
@@ -227,6 +228,12 @@ def judge(evidence: Evidence, policy: Policy = Policy()) -> IncidentOutcome:
         reason = f"{reason} ({recovery.message})"
     if passed and (slow := mttr_over_budget(evidence.time_to_recover, fields["strategy"], policy.max_mttr)):
         passed, reason = False, slow
+    if evidence.cut_after is not None:  # a hang is never an honest answer, whatever the test expected
+        passed = False
+        reason = (
+            f"recovery hung: it had not returned after {evidence.cut_after:g}s, the MTTR budget "
+            f"(--mlchaos-max-mttr), and was cut there with every process it started; {reason}"
+        )
     return IncidentOutcome(verdict=verdict, passed=passed, reason=reason, metrics=tuple(changes), **fields)
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import random
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Sequence
@@ -136,6 +137,11 @@ class ToyProject:
             return RecoveryResult(recovered=True, strategy="noop")
         if self.recovery == "honest_fail":
             return RecoveryResult(recovered=False, strategy=None, message="no backup strategy configured")
+        if self.recovery == "hang":  # restores the data, starts a helper process, then waits on a remote forever
+            shutil.copy2(root / "backups" / DATA, root / DATA)
+            helper = subprocess.Popen(["sleep", "600"])
+            (root / "hang-helper.pid").write_text(str(helper.pid))
+            time.sleep(600)
         start = time.perf_counter()
         damaged = [p.split(":")[0] for p in self.detect(root)]
         if self.recovery == "data_only":
@@ -161,3 +167,4 @@ project = ToyProject()
 noop_project = ToyProject("noop")
 data_only_project = ToyProject("data_only")
 honest_fail_project = ToyProject("honest_fail")
+hang_project = ToyProject("hang")
