@@ -231,8 +231,8 @@ def judge(evidence: Evidence, policy: Policy = Policy()) -> IncidentOutcome:
     if evidence.cut_after is not None:  # a hang is never an honest answer, whatever the test expected
         passed = False
         reason = (
-            f"recovery hung: it had not returned after {evidence.cut_after:g}s, the MTTR budget "
-            f"(--mlchaos-max-mttr), and was cut there with every process it started; {reason}"
+            f"recovery cut: it had not returned after {evidence.cut_after:g}s, the MTTR budget "
+            f"(--mlchaos-max-mttr), and was stopped there with every process it started; {reason}"
         )
     return IncidentOutcome(verdict=verdict, passed=passed, reason=reason, metrics=tuple(changes), **fields)
 

@@ -56,9 +56,15 @@ def test_the_session_fixtures_skip_without_mlchaos(pytester: pytest.Pytester, us
     result.stdout.fnmatch_lines(["*needs --mlchaos*"])
 
 
-def test_the_factory_judges_by_the_runs_thresholds_metrics_strictness_and_mttr_budget(pytester: pytest.Pytester, use_project) -> None:
+@pytest.mark.parametrize(("budget", "judged"), [
+    ("60", 'outcome.passed and [m.name for m in outcome.metrics] == ["f1"]'),  # recovered within the budget
+    ("1e-9", 'not outcome.passed and outcome.reason.startswith("recovery cut: it had not returned after 1e-09s")'),
+])
+def test_the_factory_judges_by_the_runs_thresholds_metrics_strictness_and_mttr_budget(
+    pytester: pytest.Pytester, use_project, budget: str, judged: str
+) -> None:
     use_project("toyml:project")
-    pytester.makepyfile("""
+    pytester.makepyfile(f"""
         from pytest_mlchaos.incidents import Incident
 
         def test_it(ml_env_factory):
@@ -66,12 +72,11 @@ def test_the_factory_judges_by_the_runs_thresholds_metrics_strictness_and_mttr_b
                 policy = env.policy
                 outcome = env.verify()
             assert (policy.thresholds.warn_drop, policy.thresholds.fail_drop) == (0.01, 0.02)
-            assert policy.strict and policy.max_mttr == 1e-09
-            assert [m.name for m in outcome.metrics] == ["f1"]
-            assert not outcome.passed and outcome.reason.startswith("recovery too slow")
+            assert policy.strict and policy.max_mttr == {float(budget)!r}
+            assert {judged}, outcome.reason
         """)
     result = pytester.runpytest("--mlchaos", "--mlchaos-warn-drop=0.01", "--mlchaos-fail-drop=0.02",
-                                "--mlchaos-metrics=f1", "--mlchaos-strict", "--mlchaos-max-mttr=1e-9")
+                                "--mlchaos-metrics=f1", "--mlchaos-strict", f"--mlchaos-max-mttr={budget}")
     result.assert_outcomes(passed=1)
 
 

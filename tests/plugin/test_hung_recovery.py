@@ -50,7 +50,7 @@ def test_a_hung_call_is_cut_with_the_processes_it_started_and_its_writes_stay(tm
 def test_a_hung_recovery_fails_as_unrecovered_and_names_the_budget(run_one_incident) -> None:
     result = run_one_incident("toyml:hang_project", '"data_corruption", mode="bitflip"', "--mlchaos-max-mttr=1")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*unrecovered*", "*recovery hung: it had not returned after 1s, the MTTR budget*"])
+    result.stdout.fnmatch_lines(["*unrecovered*", "*recovery cut: it had not returned after 1s, the MTTR budget*"])
 
 
 def test_a_hang_fails_even_where_unrecoverable_was_expected(run_one_incident) -> None:
