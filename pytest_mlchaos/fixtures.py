@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,8 +13,10 @@ from .gate import ThresholdError
 from .incidents.spec import IncidentError, derive_seed
 from .markers import IncidentPlan
 from .project import MLProject, ProjectError
-from .services.session import SessionServices
 from .session import ChaosSession
+
+if TYPE_CHECKING:
+    from .services.session import SessionServices  # http.client and more: loaded when services are used
 
 __all__ = [
     "CALL_REPORT_KEY",
@@ -35,7 +38,7 @@ SESSION_KEY = pytest.StashKey[ChaosSession]()
 PLAN_KEY = pytest.StashKey[IncidentPlan]()
 ENV_KEY = pytest.StashKey[ChaosEnv]()
 CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()
-SERVICES_KEY = pytest.StashKey[SessionServices]()
+SERVICES_KEY = pytest.StashKey["SessionServices"]()
 SERVICES_MARKER = "mlchaos_services"
 NO_PROJECT = (
     "pytest-mlchaos has no project to test: run it inside a DVC repository (zero configuration), set the ini key "
@@ -196,6 +199,8 @@ def attach_services(request: pytest.FixtureRequest, env: ChaosEnv, factory: EnvF
     config = request.config
     services = config.stash.get(SERVICES_KEY, None)
     if services is None:
+        from .services.session import SessionServices
+
         services = SessionServices(factory.base.parent / "mlchaos-services", seed=factory.seed)
         config.stash[SERVICES_KEY] = services
     services.attach_chaos_env(env)

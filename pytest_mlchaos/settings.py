@@ -467,6 +467,8 @@ def _mlflow_uri(config: pytest.Config) -> str | None:
 
 
 def _services(config: pytest.Config) -> tuple[str, ...]:
+    if not config.getini(INI_SERVICES):
+        return ()  # the services' modules (http.client and more) load only when services are asked for
     from .services.lifecycle import ServiceError
     from .services.session import parse_services
 

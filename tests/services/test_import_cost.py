@@ -18,3 +18,15 @@ def test_the_plugin_and_the_services_modules_load_without_heavy_imports() -> Non
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == []
+
+
+def test_a_run_without_services_does_not_load_their_modules() -> None:
+    """``pytest --help`` and every run configure the plugin: the services' code (http.client, threads, sockets)
+    loads only when the ini key or the marker asks for a service."""
+    code = (
+        "import sys, pytest\n"
+        "pytest.main(['--help'])\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith('pytest_mlchaos.services') or m == 'http.client'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "LOADED []"
