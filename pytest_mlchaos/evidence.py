@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from .incidents.spec import Incident
 from .manifest import Manifest, Observation
@@ -82,7 +81,6 @@ class Evidence:
     time_to_recover: float | None = None
     time_to_metrics: float | None = None
     cut_after: float | None = None  # the recovery had not returned at the MTTR budget and was cut there
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 __all__ = ["FAILURE_STAGES", "Evaluation", "Evidence", "Failure"]

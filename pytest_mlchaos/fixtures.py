@@ -38,7 +38,7 @@ SESSION_KEY = pytest.StashKey[ChaosSession]()
 PLAN_KEY = pytest.StashKey[IncidentPlan]()
 ENV_KEY = pytest.StashKey[ChaosEnv]()
 CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()
-SERVICES_KEY = pytest.StashKey["SessionServices"]()
+SERVICES_KEY: pytest.StashKey[SessionServices] = pytest.StashKey()
 SERVICES_MARKER = "mlchaos_services"
 NO_PROJECT = (
     "pytest-mlchaos has no project to test: run it inside a DVC repository (zero configuration), set the ini key "

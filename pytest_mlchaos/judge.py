@@ -192,7 +192,6 @@ def judge(evidence: Evidence, policy: Policy = Policy()) -> IncidentOutcome:
         time_to_detect=evidence.time_to_detect,
         time_to_recover=evidence.time_to_recover,
         time_to_metrics=evidence.time_to_metrics,
-        extra=dict(evidence.extra),
         evaluated=tuple(e.label for e in evidence.evaluations),
     )
     findings = assess(evidence)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .gate import MetricChange, Verdict
@@ -51,7 +51,6 @@ class IncidentOutcome:
     time_to_detect: float | None = None
     time_to_recover: float | None = None
     time_to_metrics: float | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def worst_drop(self) -> float:
@@ -88,7 +87,6 @@ class IncidentOutcome:
             "time_to_detect": self.time_to_detect,
             "time_to_recover": self.time_to_recover,
             "time_to_metrics": self.time_to_metrics,
-            "extra": dict(self.extra),
         }
 
     @classmethod
@@ -125,5 +123,4 @@ class IncidentOutcome:
             time_to_detect=data.get("time_to_detect"),
             time_to_recover=data.get("time_to_recover"),
             time_to_metrics=data.get("time_to_metrics"),
-            extra=data.get("extra", {}),
         )

@@ -64,7 +64,7 @@ def every_verdict() -> list[IncidentOutcome]:
                      reason="critical: metrics dropped beyond the fail threshold | missing metric", strategy="retrain",
                      recovery_claimed=True,
                      metrics=(MetricChange("accuracy", 0.9, 0.9, 0.0), MetricChange("f1", 0.8, None, math.inf)),
-                     time_to_recover=2.0, extra={"note": ["a", "b"], "retries": 2}),
+                     time_to_recover=2.0),
     ]
 
 
