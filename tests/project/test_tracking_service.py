@@ -1,0 +1,122 @@
+"""The MLflow tracking server of one environment: started over its own store, stopped when it is done.
+
+Each test starts a real ``mlflow server`` (about 4.5 s) over a copy of the reference environment's
+sqlite store, behind the fault proxy, and checks how it ends: detached (the end of ``ml_env``,
+whatever the test did), or a project whose ``attach_services`` raises. A killed owner is covered
+by tests/services/test_lifecycle.py (the same guard, with ``start_mlflow``).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from project_under_test import tracking
+from project_under_test.chaos import ChurnProject
+from pytest_mlchaos.incidents import Incident, IncidentError, builtin_registry, inject
+from pytest_mlchaos.services.attached import EnvServices, EnvTracking, attach, attached, detach
+from pytest_mlchaos.services.lifecycle import http_status
+from pytest_mlchaos.services.proxy import FaultProxy
+from pytest_mlchaos.services.session import SessionServices
+
+
+def gone(pgid: int, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[SessionServices]:
+    running = SessionServices(tmp_path / "services")
+    yield running
+    running.stop()
+
+
+def attach_mlflow(services: SessionServices, root: Path, project: object = None) -> EnvTracking:
+    [found] = services.attach_env(root, project or ChurnProject(), None, {}, ("mlflow",),
+                                  mlflow_db="mlflow.db", mlflow_artifacts="mlartifacts")
+    assert isinstance(found, EnvTracking)
+    return found
+
+
+def test_the_server_serves_the_environments_own_store_and_stops_when_detached(
+    env: Path, services: SessionServices
+) -> None:
+    served = tracking.production_version(env)
+    server = attach_mlflow(services, env)
+    try:
+        assert tracking.attached_server(env) == server.proxy.url  # the project goes through the proxy
+        assert server.proxy.url != server.server.url and server.server.url.startswith("http://127.0.0.1:")
+        version, data = tracking.served_model_bytes(server.proxy.url)
+        assert version == served.version and served.joblib_file is not None
+        assert data == served.joblib_file.read_bytes()  # read over HTTP: the bytes the run logged
+        assert attached(env, "mlflow") is server and attached(env, "s3") is None
+        assert services.mlflow_starts and services.mlflow_starts[0] < 60
+    finally:
+        detach(env)
+    assert gone(server.server.pid), "the environment's mlflow server outlived its environment"
+    assert http_status(server.proxy.port, "/health", timeout=1.0) is None  # the proxy is closed too
+    assert attached(env, "mlflow") is None
+    assert server.problems() == []  # the store is whole, at the schema the server found
+    assert tracking.production_version(env) == served
+
+
+def test_a_project_whose_attach_services_raises_leaves_no_server_behind(
+    env: Path, services: SessionServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[int] = []
+    original = SessionServices._attach_mlflow
+
+    def spy(self: SessionServices, *args: object) -> EnvTracking:
+        found = original(self, *args)  # type: ignore[arg-type]  # forwarded as given
+        started.append(found.server.pid)
+        return found
+
+    class Refuses(ChurnProject):
+        def attach_services(self, root: Path, endpoints: dict) -> None:
+            raise RuntimeError("cannot attach")
+
+    monkeypatch.setattr(SessionServices, "_attach_mlflow", spy)
+    with pytest.raises(RuntimeError, match="cannot attach"):
+        attach_mlflow(services, env, Refuses())
+    assert len(started) == 1 and gone(started[0])
+    assert attached(env, "mlflow") is None
+
+
+def test_the_plugins_check_names_a_store_the_server_left_at_another_schema(
+    env: Path, services: SessionServices
+) -> None:
+    server = attach_mlflow(services, env)
+    conn = sqlite3.connect(env / "mlflow.db")
+    conn.execute("UPDATE alembic_version SET version_num = 'elsewhere'")
+    conn.commit()
+    conn.close()
+    problems = server.problems()
+    detach(env)
+    assert len(problems) == 1 and "schema" in problems[0] and "'elsewhere'" in problems[0], problems
+
+
+def test_tracking_outages_are_refused_in_an_environment_with_only_s3(tmp_path: Path) -> None:
+    """An S3-only environment refuses tracking_down and registry_unavailable, naming the mlflow service."""
+    from pytest_mlchaos.artifacts import Artifacts
+
+    attach(EnvServices(tmp_path, FaultProxy(("127.0.0.1", 9)), "http://127.0.0.1:9", "b", "dvc"))
+    try:
+        for mode in ("tracking_down", "registry_unavailable"):
+            with pytest.raises(IncidentError, match=f"{mode}: this environment has no mlflow service .*"
+                                                    "mlchaos_services = mlflow"):
+                inject(tmp_path, Incident("service_outage", mode, seed=1), artifacts=Artifacts(),
+                       registry=builtin_registry())
+    finally:
+        detach(tmp_path)
