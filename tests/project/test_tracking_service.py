@@ -120,3 +120,48 @@ def test_tracking_outages_are_refused_in_an_environment_with_only_s3(tmp_path: P
                        registry=builtin_registry())
     finally:
         detach(tmp_path)
+
+
+ENDS_EACH_TEST = '''
+import os, time
+from pathlib import Path
+import pytest
+from pytest_mlchaos.services.attached import attached
+
+PIDFILE = Path(os.environ["PIDFILE"])
+
+
+@pytest.mark.mlchaos_services("mlflow")
+@pytest.mark.incident("model_loss", mode="delete")
+@pytest.mark.incident("service_outage", mode="tracking_down", duration=1.0)
+def test_a_body_that_fails(ml_env):
+    PIDFILE.write_text(str(attached(ml_env.root, "mlflow").server.pid))
+    raise AssertionError("the body fails")
+
+
+def test_the_server_is_gone_before_the_session_ends():
+    pgid = int(PIDFILE.read_text())
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the mlflow server {pgid} of the first test's environment is still running")
+'''
+
+
+def test_a_failing_test_stops_its_environments_server_before_the_next_test(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """Through the marker and ``ml_env``, on the reference project (in a subprocess: it imports MLflow)."""
+    pytester.makeini("[pytest]\nmlchaos_project = project_under_test.chaos:project\n")
+    pytester.makepyfile(test_ends=ENDS_EACH_TEST)
+    os.environ["PIDFILE"] = str(tmp_path / "pid")
+    try:
+        result = pytester.runpytest_subprocess("--mlchaos", "-p", "no:randomly", "-p", "no:xdist")
+    finally:
+        del os.environ["PIDFILE"]
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: the body fails*"])
