@@ -44,6 +44,15 @@ def test_bad_outage_parameters_name_the_value_and_what_is_allowed(incident: Inci
         REGISTRY.validate(incident)
 
 
+def test_the_mlflow_modes_are_listed_with_their_parameters(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--mlchaos-incidents")
+    result.stdout.fnmatch_lines([
+        "*@pytest.mark.incident('service_outage', mode='tracking_down', duration=0.0): The MLflow tracking server*",
+        "*@pytest.mark.incident('service_outage', mode='registry_unavailable', fraction=1.0, duration=0.0)*",
+        "*fraction: float = 1.0, in (0.0, 1.0] [[]severity[]]: share of model-registry requests answered 503*",
+    ])
+
+
 @settings(max_examples=30, database=None)
 @given(incidents(registry=REGISTRY))
 def test_strategies_draw_no_outage_unless_asked(incident: Incident) -> None:
