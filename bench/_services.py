@@ -92,7 +92,7 @@ def run_mlflow(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
     from project_under_test.chaos import ChurnProject
     from pytest_mlchaos.env import EnvFactory
     from pytest_mlchaos.incidents import builtin_registry
-    from pytest_mlchaos.services.attached import detach
+    from pytest_mlchaos.services.attached import EnvTracking, attached, detach
     from pytest_mlchaos.services.session import SessionServices
 
     services = SessionServices(work / "svc-mlflow")
@@ -115,10 +115,10 @@ def run_mlflow(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
                 raise RuntimeError(f"{outcome.verdict.value}: {outcome.reason}")
             return float(outcome.time_to_recover or 0.0), str(outcome.strategy)
         finally:
-            start = time.perf_counter()
+            tracking = attached(env.root, "mlflow")
             detach(env.root)
-            if with_services:
-                stops.append(time.perf_counter() - start)
+            if isinstance(tracking, EnvTracking) and tracking.stop_seconds is not None:
+                stops.append(tracking.stop_seconds)  # stopped by the plugin's store check, inside verify()
             env.remove()
 
     try:
@@ -137,7 +137,7 @@ def run_mlflow(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
             figures.append(Figure(MLFLOW_GROUP, f"MTTR: {name}", samples,
                                   note="won by " + ", ".join(sorted(strategies))))
         figures.insert(0, Figure(MLFLOW_GROUP, "start one environment's mlflow server + proxy (attach)", starts))
-        figures.insert(1, Figure(MLFLOW_GROUP, "stop it (detach: lift, proxy closed, server group stopped)",
+        figures.insert(1, Figure(MLFLOW_GROUP, "stop it (the plugin's store check before it reads mlflow.db)",
                                  stops))
     finally:
         services.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -123,11 +124,15 @@ class EnvTracking(ProxiedService):
     server: ServiceProcess
     db: Path
     schema: str | None = None
+    stop_seconds: float | None = None  # how long stopping the server took (the first time)
 
     def close(self) -> None:
         self.cancel_timer()
         self.proxy.close()
-        self.server.stop()
+        if self.stop_seconds is None:
+            start = time.perf_counter()
+            self.server.stop()
+            self.stop_seconds = time.perf_counter() - start
 
     def problems(self) -> list[str]:
         self.close()
