@@ -110,3 +110,13 @@ def test_a_tracking_server_down_until_recovery_ends_is_given_up_for_the_snapshot
     result = ml_env.recover()
     assert "snapshot" in (result.strategy or "") and "mlflow_registry" not in (result.strategy or ""), result.message
     assert "mlflow_registry models/model.pkl: gave up after" in result.message
+
+
+@pytest.mark.mlchaos_services("mlflow")
+@pytest.mark.incident("model_loss", mode="registry_alias_lost")
+@pytest.mark.incident("service_outage", mode="tracking_down")
+def test_a_lost_alias_is_put_back_while_the_tracking_server_is_down(ml_env) -> None:
+    """The registry repair writes the registry's own store (not through the server): the outage does not stop it,
+    and the plugin's reading of mlflow.db, after the server stopped, finds the alias on the baseline's version."""
+    result = ml_env.recover()
+    assert result.strategy == "restore_alias", result.message
