@@ -2,8 +2,9 @@
 
 Each test starts a real ``mlflow server`` (about 4.5 s) over a copy of the reference environment's
 sqlite store, behind the fault proxy, and checks how it ends: detached (the end of ``ml_env``,
-whatever the test did), or a project whose ``attach_services`` raises. A killed owner is covered
-by tests/services/test_lifecycle.py (the same guard, with ``start_mlflow``).
+whatever the test did), a project whose ``attach_services`` raises, or pytest killed with SIGKILL
+mid-test (the guard). Ctrl-C and a killed xdist worker are covered by tests/services/test_lifecycle.py
+(the same guard; its killed-owner test starts ``start_mlflow`` too).
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def test_tracking_outages_are_refused_in_an_environment_with_only_s3(tmp_path: P
 
 
 ENDS_EACH_TEST = '''
-import os, time
+import os, signal, time
 from pathlib import Path
 import pytest
 from pytest_mlchaos.services.attached import attached
@@ -149,19 +150,30 @@ def test_the_server_is_gone_before_the_session_ends():
             return
         time.sleep(0.1)
     raise AssertionError(f"the mlflow server {pgid} of the first test's environment is still running")
+
+
+@pytest.mark.mlchaos_services("mlflow")
+@pytest.mark.incident("model_loss", mode="delete")
+def test_killed_with_its_server_running(ml_env):
+    Path(str(PIDFILE) + ".killed").write_text(str(attached(ml_env.root, "mlflow").server.pid))
+    os.kill(os.getpid(), signal.SIGKILL)
 '''
 
 
-def test_a_failing_test_stops_its_environments_server_before_the_next_test(
+def test_an_environments_server_stops_after_a_failing_test_and_after_kill_9_of_pytest(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
-    """Through the marker and ``ml_env``, on the reference project (in a subprocess: it imports MLflow)."""
+    """Through the marker and ``ml_env``, on the reference project (in a subprocess: it imports MLflow): the first
+    test fails and its server is gone before the second runs; the third SIGKILLs pytest with its server running,
+    and the guard stops that server."""
     pytester.makeini("[pytest]\nmlchaos_project = project_under_test.chaos:project\n")
     pytester.makepyfile(test_ends=ENDS_EACH_TEST)
     os.environ["PIDFILE"] = str(tmp_path / "pid")
     try:
-        result = pytester.runpytest_subprocess("--mlchaos", "-p", "no:randomly", "-p", "no:xdist")
+        result = pytester.runpytest_subprocess("--mlchaos", "-p", "no:randomly", "-p", "no:xdist", "-v")
     finally:
         del os.environ["PIDFILE"]
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*AssertionError: the body fails*"])
+    assert result.ret == -9, result.stdout.str()[-2000:]
+    result.stdout.fnmatch_lines(["*test_a_body_that_fails FAILED*", "*test_the_server_is_gone_before_the_session_ends PASSED*"])
+    killed = int((tmp_path / "pid.killed").read_text())
+    assert gone(killed), "the mlflow server outlived its SIGKILLed pytest process"
