@@ -1,8 +1,14 @@
-"""Benchmark 9: real services: their start-up cost, and MTTR under each S3 outage mode against no outage.
+"""Benchmark 10: real services: their start-up cost, and MTTR under each outage mode against no outage.
 
 Start-up: the moto S3 server (a child process under a guard) plus its fault proxy, once per
 session or xdist worker; attaching one environment (a bucket holding a copy of its DVC remote);
-an ``mlflow server`` on a copy of the baseline's sqlite store (not used by the environments yet).
+an environment's own ``mlflow server`` (over its sqlite store) plus its proxy, started per
+environment, and stopping it.
+
+MTTR under MLflow outages: every copy of the model but the registry's and the snapshot's lost
+(backups, DVC cache, local remote), then the model deleted; the reference manager reads it over
+HTTP from the environment's tracking server (no outage, down 2 s, registry 503 for 1 s), or falls
+back to the snapshot when the server stays down.
 
 MTTR: the same compound incident each time (backups, DVC cache and local remote lost, then the
 raw data corrupted: only the S3 remote still holds it), through the reference recovery manager and
@@ -19,6 +25,7 @@ from pathlib import Path
 from _common import Figure, log
 
 GROUP = "10. services: start-up and MTTR under S3 outages (5,000 rows)"
+MLFLOW_GROUP = "10. services: MTTR under MLflow tracking-server outages (5,000 rows)"
 RAW = "data/raw/churn.csv"
 
 
@@ -59,8 +66,83 @@ def startup(baseline, work: Path, n: int) -> list[Figure]:
         mlflow.append(server.started_seconds)
         server.stop()
     return [Figure(GROUP, "start-up: S3 server (moto) + fault proxy, per session/worker", s3, target=5.0),
-            Figure(GROUP, "start-up: mlflow server (one worker, no job runner)", mlflow,
-                   note="not used by environments yet")]
+            Figure(GROUP, "start-up: mlflow server (one worker, no job runner)", mlflow)]
+
+
+def _model_lost():
+    from pytest_mlchaos.incidents import Incident
+
+    return [Incident("storage_loss", "backup_loss", {"fraction": 1.0}),
+            Incident("storage_loss", "dvc_cache_loss", {"fraction": 1.0}),
+            Incident("storage_loss", "dvc_remote_loss"),
+            Incident("model_loss", "delete")]
+
+
+def _tracking_outages():
+    from pytest_mlchaos.incidents import Incident
+
+    return {"no outage": None,
+            "tracking_down (2 s)": Incident("service_outage", "tracking_down", {"duration": 2.0}),
+            "registry_unavailable (1 s)": Incident("service_outage", "registry_unavailable", {"duration": 1.0}),
+            "tracking_down (until recovery ends)": Incident("service_outage", "tracking_down")}
+
+
+def run_mlflow(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
+    """Per environment: start its MLflow server (and proxy), recover under each outage, stop the server."""
+    from project_under_test.chaos import ChurnProject
+    from pytest_mlchaos.env import EnvFactory
+    from pytest_mlchaos.incidents import builtin_registry
+    from pytest_mlchaos.services.attached import EnvTracking, attached, detach
+    from pytest_mlchaos.services.session import SessionServices
+
+    services = SessionServices(work / "svc-mlflow")
+    factory = EnvFactory(ChurnProject(), baseline, builtin_registry(), work / "mlflow-envs", seed=1)
+    starts: list[float] = []
+    stops: list[float] = []
+    figures: list[Figure] = []
+
+    def once(outage, with_services: bool, i: int) -> tuple[float, str]:
+        env = factory(name=f"mlflow{i}")
+        try:
+            if with_services:
+                start = time.perf_counter()
+                services.attach_chaos_env(env, ("mlflow",))
+                starts.append(time.perf_counter() - start)
+            for incident in _model_lost() + ([outage] if outage is not None else []):
+                env.inject(incident)
+            outcome = env.verify()
+            if not outcome.passed:
+                raise RuntimeError(f"{outcome.verdict.value}: {outcome.reason}")
+            return float(outcome.time_to_recover or 0.0), str(outcome.strategy)
+        finally:
+            tracking = attached(env.root, "mlflow")
+            detach(env.root)
+            if isinstance(tracking, EnvTracking) and tracking.stop_seconds is not None:
+                stops.append(tracking.stop_seconds)  # stopped by the plugin's store check, inside verify()
+            env.remove()
+
+    try:
+        counter = 0
+        cases = [("same incident, no services (registry read from sqlite)", None, False)]
+        cases += [(name, outage, True) for name, outage in _tracking_outages().items()]
+        for name, outage, with_services in cases:
+            log(f"services: MTTR under MLflow outages, {name} ({warmup} warm-up + {n})")
+            samples, strategies = [], set()
+            for i in range(warmup + n):
+                counter += 1
+                seconds, strategy = once(outage, with_services, counter)
+                if i >= warmup:
+                    samples.append(seconds)
+                    strategies.add(strategy)
+            figures.append(Figure(MLFLOW_GROUP, f"MTTR: {name}", samples,
+                                  note="won by " + ", ".join(sorted(strategies))))
+        figures.insert(0, Figure(MLFLOW_GROUP, "start one environment's mlflow server + proxy (attach)", starts))
+        figures.insert(1, Figure(MLFLOW_GROUP, "stop it (the plugin's store check before it reads mlflow.db)",
+                                 stops))
+    finally:
+        services.stop()
+        factory.empty_trash()
+    return figures
 
 
 def run(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
@@ -110,4 +192,4 @@ def run(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
     finally:
         services.stop()
         factory.empty_trash()
-    return figures
+    return figures + run_mlflow(baseline, work, n, warmup)

@@ -29,7 +29,7 @@ from _common import BENCH, Figure, log, table  # noqa: E402
 from pytest_mlchaos.versions import installed  # noqa: E402
 
 NAMES = ("load", "overhead", "mttr", "scale", "cached", "parallel", "gallery", "html", "project", "services")
-# "project" (bench/project_speed.py, ~30 s) and "services" (real S3 and MLflow servers, ~2 min) only when asked for
+# "project" (bench/project_speed.py, ~30 s) and "services" (real S3 and MLflow servers, ~4.5 min) only when asked for
 DEFAULT = NAMES[:-2]
 
 

@@ -53,11 +53,15 @@ class ChurnProject:
             rewrite_paths(db, Path(old_root), root)
 
     def attach_services(self, root: Path, endpoints: dict) -> None:
-        """Point the environment's DVC remote at the S3 endpoint the plugin gives (``mlchaos_services = s3``)."""
+        """Point the environment's DVC remote at the S3 endpoint the plugin gives (``mlchaos_services = s3``), and
+        its registry reads at the MLflow tracking server (``mlchaos_services = mlflow``)."""
         from .dvcops import attach_s3
+        from .tracking import attach_tracking
 
         if "s3" in endpoints:
             attach_s3(Path(root), **endpoints["s3"])
+        if "mlflow" in endpoints:
+            attach_tracking(Path(root), endpoints["mlflow"]["tracking_uri"])
 
     def artifacts(self, root: Path) -> Artifacts:
         return Artifacts(

@@ -18,6 +18,7 @@ BACKUPS = "backups"
 MLFLOW_DB = "mlflow.db"
 MLARTIFACTS = "mlartifacts"
 FAILED_DIR = ".pipeline/failed"
+TRACKING_URI_FILE = ".pipeline/tracking_uri"  # an MLflow tracking server to go through (git-ignored, like /.pipeline/)
 SNAPSHOTS = "snapshots"
 MLCHAOS = ".mlchaos"
 

@@ -5,6 +5,12 @@ for a repair, the pipeline re-locked them) and the model loads and predicts. Sta
 names: backup, dvc_cache, dvc_remote, snapshot, repair, mlflow_registry, clear_locks,
 reset_outputs, rerun_pipeline, restore_lock, restore_mlflow_db, rebuild_mlflow_db, refetch_cache,
 repush_remote, rebuild_backups, restore_alias, dvc_remote_s3 (with retries and backoff: ``RetryPolicy``).
+
+With a tracking server attached (``tracking.attach_tracking``), mlflow_registry reads the served model
+over HTTP from the server, with the same retries, and the model chain falls back to the snapshot
+when the server stays down. Retraining (rerun_pipeline) logs nothing to MLflow, so an outage of the
+server cannot lose a run there; the registry repairs (restore_alias, rebuild_mlflow_db) write the
+registry's own sqlite store.
 """
 
 from __future__ import annotations
@@ -140,9 +146,10 @@ class RecoveryManager:
             return ""
         return f"; waited {self.waited:.2f}s for services ({'; '.join(self.waits)})"
 
-    def _retrying(self, what: str, action: Callable[[], Any]) -> None:
+    def _retrying(self, what: str, action: Callable[[], Any], permanent: tuple[type[Exception], ...] = ()) -> None:
         """``action`` until it succeeds, waiting with backoff between tries (``self.retry``); its last error if
-        every try fails. The waits are recorded (``waited``) and count in the recovery's time."""
+        every try fails, or at once if it is ``permanent``. The waits are recorded (``waited``) and count in the
+        recovery's time."""
         waits = self.retry.waits()
         tries = 0
         for wait in [*waits, None]:
@@ -150,6 +157,9 @@ class RecoveryManager:
             try:
                 action()
             except Exception as exc:
+                if isinstance(exc, permanent):
+                    self.waits.append(f"{what}: failed on try {tries}, not worth another ({type(exc).__name__})")
+                    raise
                 if wait is None:
                     self.waits.append(f"{what}: gave up after {tries} tries")
                     raise
@@ -243,7 +253,8 @@ class RecoveryManager:
                                   ("dvc_cache", lambda: self._place(cache_object(self.root, md5), rel, md5)),
                                   ("dvc_remote", lambda: self._place(remote_object(self.root, md5), rel, md5)),
                                   *self._s3_step(rel, md5),
-                                  ("mlflow_registry", lambda: self._from_registry(rel, md5))])
+                                  ("mlflow_registry", lambda: self._from_registry(rel, md5)),
+                                  *self._after_tracking_server(rel, md5)])
             elif rel in DATA_FILES:
                 self._chain(rel, [("backup", lambda: self._place(backups.path_of(self.root, rel), rel, md5)),
                                   ("dvc_cache", lambda: self._place(cache_object(self.root, md5), rel, md5)),
@@ -314,9 +325,33 @@ class RecoveryManager:
         if not report.ok:
             raise StrategyFailed(f"rollback to {latest.tag!r} incomplete: {'; '.join(report.not_restored)}")
 
+    def _after_tracking_server(self, rel: str, md5: str) -> list[tuple[str, Callable[[], Any]]]:
+        """The fallback behind a registry reached over the network (it may stay down): the snapshot's model."""
+        if tracking.attached_server(self.root) is None:
+            return []
+        return [("snapshot", lambda: self._from_snapshot(rel, md5))]
+
+    def _from_tracking_server(self, server: str, rel: str, md5: str) -> None:
+        """The served model's joblib file, read over HTTP from the tracking server, placed if it is the locked one."""
+        version, data = tracking.served_model_bytes(server)
+        tmp = self.root / FAILED_DIR.rsplit("/", 1)[0] / "registry-download.pkl"
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        try:
+            if md5_file(tmp) != md5:
+                raise StrategyFailed(f"{tracking.REGISTERED_MODEL} version {version} is not the model {LOCK} locks")
+            self._place(tmp, rel, md5)
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def _from_registry(self, rel: str, md5: str) -> None:
         import joblib
 
+        server = tracking.attached_server(self.root)
+        if server is not None:  # through the tracking server, waiting out its outages within the retry policy
+            self._retrying(f"mlflow_registry {rel}", lambda: self._from_tracking_server(server, rel, md5),
+                           permanent=(StrategyFailed, tracking.RegistryError))
+            return
         served = tracking.production_version(self.root)
         if served.joblib_file is not None and served.joblib_file.is_file():
             try:

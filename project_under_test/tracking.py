@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from urllib.parse import unquote, urlparse
 
 from .envvars import scoped_environ
-from .layout import ALIAS, EXPERIMENT, MLARTIFACTS, MLFLOW_DB, REGISTERED_MODEL
+from .layout import ALIAS, EXPERIMENT, MLARTIFACTS, MLFLOW_DB, REGISTERED_MODEL, TRACKING_URI_FILE
 
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "cloudpickle"]
 JOBLIB_ARTIFACT = "dvc"  # run artifact folder holding the exact joblib file DVC tracks
@@ -24,6 +24,58 @@ JOBLIB_ARTIFACT = "dvc"  # run artifact folder holding the exact joblib file DVC
 
 class RegistryError(RuntimeError):
     """The MLflow store or registry cannot answer; the message says which part."""
+
+
+class ServerUnavailable(ConnectionError):
+    """The tracking server did not answer, or answered 5xx: worth trying again later (a ``RegistryError`` is not)."""
+
+
+def attach_tracking(root: Path, tracking_uri: str) -> None:
+    """Go through the MLflow tracking server at ``tracking_uri`` (http or https) to read the registry."""
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise RegistryError(f"tracking_uri={tracking_uri!r} is not an http(s) URL of an MLflow tracking server")
+    path = Path(root) / TRACKING_URI_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tracking_uri.rstrip("/") + "\n")
+
+
+def attached_server(root: Path) -> str | None:
+    """The tracking server this environment goes through, None when it reads its own sqlite store."""
+    path = Path(root) / TRACKING_URI_FILE
+    if not path.is_file():
+        return None
+    return path.read_text().strip() or None
+
+
+def _http_get(url: str, timeout: float) -> bytes:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code >= 500:
+            raise ServerUnavailable(f"GET {url}: HTTP {exc.code}") from None
+        raise RegistryError(f"GET {url}: HTTP {exc.code} {exc.read()[:200]!r}") from None
+    except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out, cut short
+        raise ServerUnavailable(f"GET {url}: {getattr(exc, 'reason', exc)}") from None
+
+
+def served_model_bytes(server: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    """The ``production`` version and the exact joblib file logged with its run, both read over HTTP from the
+    tracking server (the registry's alias API, then the run's artifact); ServerUnavailable when it is down."""
+    import json
+    from urllib.parse import urlencode
+
+    query = urlencode({"name": REGISTERED_MODEL, "alias": ALIAS})
+    answer = json.loads(_http_get(f"{server}/api/2.0/mlflow/registered-models/alias?{query}", timeout))
+    version = answer.get("model_version") or {}
+    if not version.get("run_id"):
+        raise RegistryError(f"{server}: {REGISTERED_MODEL}@{ALIAS} has no run: {str(answer)[:200]}")
+    query = urlencode({"path": f"{JOBLIB_ARTIFACT}/model.pkl", "run_uuid": version["run_id"]})
+    return int(version["version"]), _http_get(f"{server}/get-artifact?{query}", timeout)
 
 
 def tracking_uri(root: Path) -> str:

@@ -194,7 +194,8 @@ def services_wanted(item: pytest.Item, session: ChaosSession) -> tuple[str, ...]
 
 def attach_services(request: pytest.FixtureRequest, env: ChaosEnv, factory: EnvFactory) -> None:
     """Attach ``env`` to this process's services (started on first use) when its test wants them."""
-    if not services_wanted(request.node, chaos_session(request.config)):
+    names = services_wanted(request.node, chaos_session(request.config))
+    if not names:
         return
     config = request.config
     services = config.stash.get(SERVICES_KEY, None)
@@ -203,7 +204,7 @@ def attach_services(request: pytest.FixtureRequest, env: ChaosEnv, factory: EnvF
 
         services = SessionServices(factory.base.parent / "mlchaos-services", seed=factory.seed)
         config.stash[SERVICES_KEY] = services
-    services.attach_chaos_env(env)
+    services.attach_chaos_env(env, names)
 
 
 def stop_services(config: pytest.Config) -> None:

@@ -80,8 +80,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     config.addinivalue_line(
         "markers",
-        f"{SERVICES_MARKER}(*names): run this incident test against real services on loopback (s3: a moto S3 "
-        "server as the DVC remote, behind a fault proxy), as the ini key mlchaos_services does for every test",
+        f"{SERVICES_MARKER}(*names): run this incident test against real services on loopback, behind fault "
+        "proxies (s3: a moto S3 server as the DVC remote; mlflow: an MLflow tracking server of the environment's "
+        "own), as the ini key mlchaos_services does for every test",
     )
     session = _new_session(config)
     settings = session.settings

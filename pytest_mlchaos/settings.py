@@ -295,8 +295,9 @@ def add_options(parser: pytest.Parser) -> None:
     )
     parser.addini(
         INI_SERVICES,
-        "Real services for every incident test, on loopback (s3: a moto S3 server as the DVC remote, behind a "
-        "fault proxy); default none. The marker mlchaos_services('s3') turns them on for one test",
+        "Real services for every incident test, on loopback, each behind a fault proxy (s3: a moto S3 server as "
+        "the DVC remote; mlflow: an MLflow tracking server per environment); default none. The marker "
+        "mlchaos_services('s3', 'mlflow') turns them on for one test",
         type="linelist",
         default=[],
     )

@@ -67,3 +67,56 @@ def test_corrupted_data_while_the_remote_is_down_comes_from_the_backup(ml_env) -
     assert any(RAW in problem for problem in ml_env.detect())
     assert ml_env.recover().strategy == "backup"
 
+
+
+# -- the MLflow tracking server ----------------------------------------------------------------------------
+MODEL = "models/model.pkl"
+
+
+def only_the_registry_holds_the_model(test):  # type: ignore[no-untyped-def]
+    """Every copy of the model but the registry's (and the snapshot's) gone: backups, DVC cache, the local remote
+    directory; then the model itself."""
+    for mark in reversed([
+        pytest.mark.incident("storage_loss", mode="backup_loss", fraction=1.0),
+        pytest.mark.incident("storage_loss", mode="dvc_cache_loss", fraction=1.0),
+        pytest.mark.incident("storage_loss", mode="dvc_remote_loss", how="emptied"),
+        pytest.mark.incident("model_loss", mode="delete"),
+    ]):
+        test = mark(test)
+    return test
+
+
+@pytest.mark.mlchaos_services("mlflow")
+@pytest.mark.parametrize(
+    "mode",
+    [
+        pytest.param("tracking_down", marks=outage("tracking_down", duration=2.0), id="tracking_down-2s"),
+        pytest.param("registry_unavailable", marks=outage("registry_unavailable", duration=1.0),
+                     id="registry_unavailable-1s"),
+    ],
+)
+@only_the_registry_holds_the_model
+def test_the_model_comes_back_from_the_tracking_server_after_its_outage(ml_env, mode: str) -> None:
+    assert any(MODEL in problem for problem in ml_env.detect())
+    result = ml_env.recover()
+    assert "mlflow_registry" in (result.strategy or "") and "snapshot" not in (result.strategy or ""), result.message
+    assert "succeeded on try" in result.message, result.message
+
+
+@pytest.mark.mlchaos_services("mlflow")
+@pytest.mark.incident("service_outage", mode="tracking_down")
+@only_the_registry_holds_the_model
+def test_a_tracking_server_down_until_recovery_ends_is_given_up_for_the_snapshot(ml_env) -> None:
+    result = ml_env.recover()
+    assert "snapshot" in (result.strategy or "") and "mlflow_registry" not in (result.strategy or ""), result.message
+    assert "mlflow_registry models/model.pkl: gave up after" in result.message
+
+
+@pytest.mark.mlchaos_services("mlflow")
+@pytest.mark.incident("model_loss", mode="registry_alias_lost")
+@pytest.mark.incident("service_outage", mode="tracking_down")
+def test_a_lost_alias_is_put_back_while_the_tracking_server_is_down(ml_env) -> None:
+    """The registry repair writes the registry's own store (not through the server): the outage does not stop it,
+    and the plugin's reading of mlflow.db, after the server stopped, finds the alias on the baseline's version."""
+    result = ml_env.recover()
+    assert result.strategy == "restore_alias", result.message

@@ -1,7 +1,8 @@
-"""Service outages: the S3 remote of the environment down, slow, flaky or cutting transfers, through its proxy.
+"""Service outages, through the service's proxy: the S3 remote of the environment down, slow, flaky or
+cutting transfers; its MLflow tracking server down, or its model registry unavailable.
 
 They touch no file: the fault is in the network between the pipeline and the service, made by the
-fault proxy in front of the session's S3 server. An environment without services refuses them
+fault proxy in front of the service. An environment without that service refuses them
 (``IncidentError``), so an outage is never a silent no-op. The outage lasts ``duration`` seconds
 from injection, or (``duration=0``) until the recovery manager returns; the verification always
 reads the end state with the service reachable again.
@@ -13,12 +14,31 @@ from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
-from ..services.attached import NO_SERVICES, EnvServices, attached
+from ..services.attached import ProxiedService, attached, no_service
 from ..services.proxy import Faults
 from .registry import IncidentRegistry, InjectionContext, Injector
 from .spec import Incident, IncidentError, Param
 
-__all__ = ["DURATION", "INJECTORS", "RemoteDown", "RemoteFlaky", "RemotePartialTransfer", "RemoteSlow", "register"]
+__all__ = [
+    "DURATION",
+    "INJECTORS",
+    "REGISTRY_PATHS",
+    "RegistryUnavailable",
+    "RemoteDown",
+    "RemoteFlaky",
+    "RemotePartialTransfer",
+    "RemoteSlow",
+    "TrackingDown",
+    "register",
+]
+
+# MLflow's model-registry REST paths (its UI's ajax twins included): what registry_unavailable answers 503 for
+REGISTRY_PATHS = (
+    "/api/2.0/mlflow/registered-models/",
+    "/api/2.0/mlflow/model-versions/",
+    "/ajax-api/2.0/mlflow/registered-models/",
+    "/ajax-api/2.0/mlflow/model-versions/",
+)
 
 DURATION = Param(
     "duration",
@@ -33,10 +53,11 @@ DURATION = Param(
 class _OutageInjector(Injector):
     requires_services: ClassVar[tuple[str, ...]] = ("s3",)
 
-    def services(self, ctx: InjectionContext) -> EnvServices:
-        found = attached(ctx.root)
+    def services(self, ctx: InjectionContext) -> ProxiedService:
+        service = self.requires_services[0]
+        found = attached(ctx.root, service)
         if found is None:
-            raise IncidentError(f"incident {self.kind}/{self.mode}: {NO_SERVICES}")
+            raise IncidentError(f"incident {self.kind}/{self.mode}: {no_service(service)}")
         return found
 
     def targets(self, ctx: InjectionContext, incident: Incident) -> list[str]:
@@ -51,7 +72,7 @@ class _OutageInjector(Injector):
         duration = float(incident.param("duration"))
         services.outage(self.faults(incident), incident.seed or 0, duration, incident.label())
         until = f"for {duration:g} s" if duration > 0 else "until recovery ends"
-        return f"{self.summary()[0].lower()}{self.summary()[1:].rstrip('.')} ({services.remote_url}, {until})"
+        return f"{self.summary()[0].lower()}{self.summary()[1:].rstrip('.')} ({services.endpoint}, {until})"
 
 
 class RemoteDown(_OutageInjector):
@@ -134,7 +155,41 @@ class RemotePartialTransfer(_OutageInjector):
         return Faults(cut_after=int(incident.param("cut_after")))
 
 
-INJECTORS = (RemoteDown, RemoteSlow, RemoteFlaky, RemotePartialTransfer)
+class TrackingDown(_OutageInjector):
+    """The MLflow tracking server refuses every connection (its port closed): tracking and registry alike."""
+
+    kind, mode = "service_outage", "tracking_down"
+    requires_services = ("mlflow",)
+    params = (replace(DURATION, severity=True),)
+
+    def faults(self, incident: Incident) -> Faults:
+        return Faults(refuse=True)
+
+
+class RegistryUnavailable(_OutageInjector):
+    """The MLflow model registry answers 503 for a share of its requests; the tracking API keeps answering."""
+
+    kind, mode = "service_outage", "registry_unavailable"
+    requires_services = ("mlflow",)
+    params = (
+        Param(
+            "fraction",
+            float,
+            1.0,
+            doc="share of model-registry requests answered 503",
+            low=0.0,
+            low_open=True,
+            high=1.0,
+            severity=True,
+        ),
+        DURATION,
+    )
+
+    def faults(self, incident: Incident) -> Faults:
+        return Faults(error=float(incident.param("fraction")), error_kind="503", error_paths=REGISTRY_PATHS)
+
+
+INJECTORS = (RemoteDown, RemoteSlow, RemoteFlaky, RemotePartialTransfer, TrackingDown, RegistryUnavailable)
 
 
 def register(registry: IncidentRegistry) -> None:

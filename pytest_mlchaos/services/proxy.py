@@ -40,7 +40,9 @@ class Faults:
     - ``reset``: share of connections reset (RST) after the request is read;
     - ``error``: share of requests answered by the proxy with ``error_kind`` (``503``, or S3's
       ``SlowDown``, also a 503) instead of being forwarded;
-    - ``cut_after``: the response is cut (connection closed) after this many bytes.
+    - ``cut_after``: the response is cut (connection closed) after this many bytes;
+    - ``error_paths``: when set, only requests whose path starts with one of these prefixes get the ``error``
+      answer (e.g. an MLflow server whose model registry is down while its tracking API answers).
     """
 
     refuse: bool = False
@@ -50,6 +52,7 @@ class Faults:
     error: float = 0.0
     error_kind: str = "503"
     cut_after: int | None = None
+    error_paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.latency, (int, float)) or not 0.0 <= self.latency <= 600.0:
@@ -66,6 +69,10 @@ class Faults:
             isinstance(self.cut_after, bool) or not isinstance(self.cut_after, int) or self.cut_after < 0
         ):
             raise ProxyError(f"cut_after={self.cut_after!r} must be a non-negative integer number of bytes or None")
+        if not isinstance(self.error_paths, tuple) or not all(
+            isinstance(p, str) and p.startswith("/") for p in self.error_paths
+        ):
+            raise ProxyError(f"error_paths={self.error_paths!r} must be a tuple of URL paths starting with '/'")
 
     @property
     def clean(self) -> bool:
@@ -254,13 +261,17 @@ class FaultProxy:
                 decision = decide(self.seed, index, self._faults)
                 self.stats.decisions.append(decision)
                 self._open.add(conn)
-            kind = self._faults.error_kind
-            worker = threading.Thread(target=self._serve, args=(conn, decision, kind), name=f"{self.name}-{index}")
+            kind, paths = self._faults.error_kind, self._faults.error_paths
+            worker = threading.Thread(
+                target=self._serve, args=(conn, decision, kind, paths), name=f"{self.name}-{index}"
+            )
             worker.daemon = True
             worker.start()
 
     # -- one connection ------------------------------------------------------------------------------------
-    def _serve(self, client: socket.socket, decision: Decision, error_kind: str) -> None:
+    def _serve(
+        self, client: socket.socket, decision: Decision, error_kind: str, error_paths: tuple[str, ...] = ()
+    ) -> None:
         upstream: socket.socket | None = None
         try:
             client.settimeout(30.0)
@@ -272,7 +283,7 @@ class FaultProxy:
                 return
             if decision.action == "drop":
                 return
-            if decision.action == "error":
+            if decision.action == "error" and (not error_paths or request_path(head).startswith(error_paths)):
                 client.sendall(error_response(error_kind, head_only=head.startswith(b"HEAD ")))
                 return
             upstream = socket.create_connection(self.upstream, timeout=30.0)
@@ -305,6 +316,12 @@ def _read_head(sock: socket.socket) -> tuple[bytes, bytes]:
     if end < 0:
         return b"", data
     return data[: end + 4], data[end + 4 :]
+
+
+def request_path(head: bytes) -> str:
+    """The path of an HTTP request head (``GET /api/x?y HTTP/1.1`` -> ``/api/x?y``); "" when it is not HTTP."""
+    parts = head.split(b"\r\n", 1)[0].split(b" ")
+    return parts[1].decode("latin-1") if len(parts) == 3 else ""
 
 
 def _close_after(head: bytes) -> bytes:
@@ -361,4 +378,14 @@ def _close(sock: socket.socket, reset: bool = False) -> None:
         pass
 
 
-__all__ = ["ERROR_KINDS", "Decision", "FaultProxy", "Faults", "ProxyError", "ProxyStats", "decide", "error_response"]
+__all__ = [
+    "ERROR_KINDS",
+    "Decision",
+    "FaultProxy",
+    "Faults",
+    "ProxyError",
+    "ProxyStats",
+    "decide",
+    "error_response",
+    "request_path",
+]

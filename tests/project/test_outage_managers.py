@@ -65,13 +65,14 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionServic
 
 
 def judged(project: ChurnProject, baseline, services: SessionServices, base: Path,
-           outage: Incident | None) -> tuple[IncidentOutcome, str]:
+           outage: Incident | None, lost: Sequence[Incident] = ONLY_S3_HOLDS_RAW,
+           names: Sequence[str] = ("s3",)) -> tuple[IncidentOutcome, str]:
     """The plugin's verdict, and what the manager said."""
     factory = EnvFactory(project, baseline, builtin_registry(), base, seed=7, policy=POLICY)
     env = factory(name="env")
     try:
-        services.attach_chaos_env(env)
-        for incident in (*ONLY_S3_HOLDS_RAW, *([outage] if outage else [])):
+        services.attach_chaos_env(env, names)
+        for incident in (*lost, *([outage] if outage else [])):
             env.inject(incident)
         outcome = env.verify()
         return outcome, env.recovery.message if env.recovery else ""
@@ -138,3 +139,30 @@ def test_a_bucket_emptied_by_the_manager_is_caught_by_the_plugins_own_reading(
     outcome, _ = judged(EmptiesTheBucket(), churn_baseline, services, tmp_path, None)
     assert outcome.verdict is Verdict.FALSE_RECOVERY and not outcome.passed
     assert "S3 remote s3://mlchaos-env-" in outcome.reason and "missing" in outcome.reason
+
+
+ONLY_THE_REGISTRY_HOLDS_THE_MODEL = (
+    Incident("storage_loss", "backup_loss", {"fraction": 1.0}),
+    Incident("storage_loss", "dvc_cache_loss", {"fraction": 1.0}),
+    Incident("storage_loss", "dvc_remote_loss"),
+    Incident("model_loss", "delete"),
+)
+TRACKING_DOWN_2S = Incident("service_outage", "tracking_down", {"duration": 2.0})
+
+
+def test_under_tracking_down_the_reference_manager_waits_and_a_naive_one_is_judged_unrecovered(
+    churn_baseline, services: SessionServices, tmp_path: Path
+) -> None:
+    """The model's only copies are the registry's (over HTTP, through the environment's own MLflow server) and
+    the snapshot's; the server is down for two seconds. The reference manager waits it out; one that tries once
+    and has no fallback is unrecovered, by the plugin's evidence (the model file and the registry's database)."""
+    lost, mlflow = ONLY_THE_REGISTRY_HOLDS_THE_MODEL, ("mlflow",)
+    reference, said = judged(ChurnProject(), churn_baseline, services, tmp_path / "ref", TRACKING_DOWN_2S, lost, mlflow)
+    assert reference.verdict is Verdict.RESTORED and reference.passed, reference.reason
+    assert "mlflow_registry" in (reference.strategy or "") and "mlflow_registry models/model.pkl: succeeded on try" in said
+    assert reference.time_to_recover is not None and reference.time_to_recover >= 2.0  # the wait counts in the MTTR
+    naive, said = judged(NoRetryNoFallback(), churn_baseline, services, tmp_path / "naive", TRACKING_DOWN_2S, lost,
+                         mlflow)
+    assert naive.verdict is Verdict.UNRECOVERED and not naive.passed, (naive.strategy, naive.attempts, naive.reason)
+    assert naive.recovery_claimed is False
+    assert "mlflow_registry" in said and "models/model.pkl" in said

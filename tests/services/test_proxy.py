@@ -53,10 +53,10 @@ def proxy(upstream: tuple[str, int]) -> Iterator[FaultProxy]:
         yield p
 
 
-def get(port: int, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
+def get(port: int, method: str = "GET", body: bytes | None = None, path: str = "/thing") -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request(method, "/thing", body=body)
+        conn.request(method, path, body=body)
         response = conn.getresponse()
         return response.status, response.read()
     finally:
@@ -91,6 +91,13 @@ def test_error_answers_503_or_slowdown_without_reaching_the_service(proxy: Fault
     proxy.set_faults(Faults(error=1.0))
     status, body = get(proxy.port, "PUT", b"data")
     assert status == 503 and b"Service Unavailable" in body
+
+
+def test_error_paths_fail_only_the_requests_under_them(proxy: FaultProxy) -> None:
+    proxy.set_faults(Faults(error=1.0, error_paths=("/api/2.0/mlflow/registered-models/",)))
+    assert get(proxy.port, path="/api/2.0/mlflow/registered-models/alias?name=m")[0] == 503
+    assert get(proxy.port, path="/api/2.0/mlflow/runs/get?run_id=1") == (200, BODY)
+    assert get(proxy.port, path="/thing") == (200, BODY)
 
 
 def test_drop_and_reset_break_the_connection(proxy: FaultProxy) -> None:
@@ -128,6 +135,8 @@ def test_a_fraction_fails_and_the_same_seed_makes_the_same_decisions(upstream: t
         ({"error_kind": "500"}, "error_kind='500' is not allowed; one of 503, slowdown"),
         ({"cut_after": -3}, "cut_after=-3 must be a non-negative integer"),
         ({"drop": 0.6, "reset": 0.6}, "must not exceed 1"),
+        ({"error_paths": ["/api"]}, "error_paths=['/api'] must be a tuple of URL paths starting with '/'"),
+        ({"error_paths": ("api",)}, "must be a tuple of URL paths starting with '/'"),
     ],
 )
 def test_bad_fault_settings_are_refused_naming_the_value(faults: dict[str, object], message: str) -> None:

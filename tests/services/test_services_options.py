@@ -13,11 +13,14 @@ def test_an_unknown_service_in_the_ini_key_is_a_usage_error(pytester: pytest.Pyt
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
-def test_mlflow_is_refused_with_the_reason(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nmlchaos_services = mlflow\n")
+def test_mlflow_is_accepted_and_an_unknown_name_lists_both(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nmlchaos_services = s3, mlflow\n")
     pytester.makepyfile("def test_plain(): pass\n")
+    assert pytester.runpytest().ret == 0
+    pytester.makeini("[pytest]\nmlchaos_services = mlflow, tracking\n")
     result = pytester.runpytest()
-    result.stderr.fnmatch_lines(["*service 'mlflow': outages of the MLflow tracking server are not wired*"])
+    result.stderr.fnmatch_lines(["*ini mlchaos_services: unknown service 'tracking'; allowed: s3, mlflow*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
 def test_a_bad_marker_is_a_usage_error_at_collection(pytester: pytest.Pytester) -> None:
