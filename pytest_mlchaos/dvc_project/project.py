@@ -7,8 +7,9 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .. import progress
 from ..artifacts import Artifacts
@@ -347,6 +348,22 @@ class DVCProject:
             except Exception as exc:  # any failure to load or predict is the answer
                 return f"{rel} does not load and predict: {type(exc).__name__}: {exc}"
         return None
+
+    # -- services (mlchaos_services = s3) -----------------------------------------------------------
+    def attach_services(self, root: Path, endpoints: Mapping[str, Mapping[str, Any]]) -> None:
+        """Make the environment's bucket (``endpoints["s3"]``, given by the plugin) its default DVC remote, in the
+        sandbox's ``.dvc/config.local`` with the endpoint's credentials; the user's checkout and remotes are
+        never touched. Recovery then tries it after the local cache and remote (``dvc_fetch_s3``)."""
+        unknown = sorted(set(endpoints) - {"s3"})
+        if unknown:
+            raise ProjectError(f"DVCProject.attach_services: no support for {', '.join(unknown)}; supported: s3")
+        if "s3" in endpoints:
+            from .s3remote import attach
+
+            try:
+                attach(Path(root), endpoints["s3"])
+            except ValueError as exc:
+                raise ProjectError(str(exc)) from None
 
     # -- acting ---------------------------------------------------------------------------------
     def run_stage(self, root: Path, stage: str) -> None:
