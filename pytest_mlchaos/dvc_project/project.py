@@ -15,6 +15,7 @@ from .. import progress
 from ..artifacts import Artifacts
 from ..incidents.spec import Incident
 from ..project import ProjectError, RecoveryResult
+from ..retry import DEFAULT_RETRY, RetryPolicy
 from . import build as building
 from . import roles
 from .damage import _dir_entries, needed_objects, scan
@@ -60,7 +61,13 @@ class DVCProject:
     - ``lower_is_better``: metric names where a rise is the degradation (e.g. ``("rmse",)``).
     - ``reuse_metrics``: reuse a metrics run for identical inputs (the md5 of the metrics stage's command
       and deps), this process's or the build's, as DVC's run cache does (False: always re-run the stage).
+
+    With services on (``mlchaos_services = s3``), ``attach_services`` makes the environment's bucket its
+    default DVC remote, and recovery tries it after the local cache and remote with ``retry`` (a class
+    attribute: ``pytest_mlchaos.retry.RetryPolicy``).
     """
+
+    retry: RetryPolicy = DEFAULT_RETRY  # how long recovery keeps trying the S3 remote (services on)
 
     def __init__(
         self,
@@ -375,7 +382,9 @@ class DVCProject:
         """The recovery manager: clear stale locks, restore git-tracked files, checkout from the cache, fetch
         from the remote, repro, re-cache, push; each step verified by md5 (and git blob ids)."""
         facts = self.facts(root)
-        return _Recovery(Path(root), self.layout(root), self.volatile(root), facts.mlflow, facts.listings).run()
+        return _Recovery(
+            Path(root), self.layout(root), self.volatile(root), facts.mlflow, facts.listings, retry=self.retry
+        ).run()
 
 
 __all__ = ["DVCProject"]

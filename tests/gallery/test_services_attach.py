@@ -121,7 +121,7 @@ def test_every_local_copy_lost_comes_back_from_s3_through_an_outage_and_a_hostil
                        "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}.items():
         monkeypatch.setenv(key, value)  # any of these used would fail the fetch
     lose_every_local_copy(root)
-    env.outage(Faults(refuse=True), seed=1, duration=1.0, label="remote_down")
+    env.outage(Faults(refuse=True), seed=1, duration=3.0, label="remote_down")  # longer than the local steps
     result = project.recover(root, [])
     assert result.recovered, result.message
     assert result.strategy == "dvc_fetch_s3+dvc_push"
@@ -145,3 +145,24 @@ def test_the_plugin_reads_the_bucket_itself(
     assert problems and all(p.startswith(f"S3 remote {env.remote_url}/files/md5/") and p.endswith(": missing")
                             for p in problems)
     assert project.detect(root) == []  # the project's own checks do not read the bucket: the plugin's do
+
+
+def test_a_remote_that_cuts_every_transfer_is_given_up_for_a_rebuild(
+        template: tuple[DVCProject, Path], services: SessionServices, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_mlchaos.retry import RetryPolicy
+
+    project, _ = template
+    monkeypatch.setattr(project, "retry", RetryPolicy(attempts=3, first_wait=0.1))  # this test's patience only
+    root = clone_env(template, tmp_path / "env")
+    env = services.attach_env(root, project, REMOTE_DIR, remote_digests(root))
+    lose_every_local_copy(root)
+    env.outage(Faults(cut_after=4), seed=1, duration=0.0, label="remote_partial_transfer")
+    try:
+        result = project.recover(root, [])
+    finally:
+        env.lift()
+    assert result.recovered, result.message
+    assert "dvc_fetch_s3" not in (result.strategy or "") and "dvc_repro" in (result.strategy or ""), result.message
+    assert "dvc_fetch_s3: gave up after 3 tries" in result.message
+    assert project.detect(root) == [] and env.problems() == []
