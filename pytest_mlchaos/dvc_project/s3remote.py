@@ -23,6 +23,7 @@ __all__ = ["S3_REMOTE_NAME", "attach", "attached", "fetch", "s3_environ"]
 S3_REMOTE_NAME = "mlchaos-s3"
 _KEYS = ("url", "endpoint_url", "access_key_id", "secret_access_key")
 _LOOPBACK = "127.0.0.1,localhost,::1"
+_PLAIN = re.compile(r"[\w.:/@+=-]+")  # values configobj reads back as written (no quotes, commas, comments)
 
 
 def attach(root: Path, endpoint: Mapping[str, Any]) -> None:
@@ -33,15 +34,23 @@ def attach(root: Path, endpoint: Mapping[str, Any]) -> None:
         raise ValueError(f"the S3 endpoint given to DVCProject.attach_services lacks {', '.join(missing)}")
     if not str(endpoint["url"]).startswith("s3://"):
         raise ValueError(f"the S3 endpoint's url {endpoint['url']!r} is not an s3:// URL")
+    remote = {
+        "url": str(endpoint["url"]),
+        "endpointurl": str(endpoint["endpoint_url"]),
+        "access_key_id": str(endpoint["access_key_id"]),
+        "secret_access_key": str(endpoint["secret_access_key"]),
+        "region": str(endpoint.get("region") or "us-east-1"),
+    }
+    local = Path(root) / ".dvc" / "config.local"
+    if not local.exists() and all(_PLAIN.fullmatch(value) for value in remote.values()):
+        # the sandbox has none (the build never copies the user's): written as DVC writes it, without opening
+        # the repository (about 0.2 s a test)
+        lines = ["[core]", f"    remote = {S3_REMOTE_NAME}", f"['remote \"{S3_REMOTE_NAME}\"']"]
+        local.write_text("\n".join([*lines, *(f"    {key} = {value}" for key, value in remote.items())]) + "\n")
+        return
     with open_repo(root) as repo:
         with repo.config.edit("local") as conf:
-            conf.setdefault("remote", {})[S3_REMOTE_NAME] = {
-                "url": str(endpoint["url"]),
-                "endpointurl": str(endpoint["endpoint_url"]),
-                "access_key_id": str(endpoint["access_key_id"]),
-                "secret_access_key": str(endpoint["secret_access_key"]),
-                "region": str(endpoint.get("region") or "us-east-1"),
-            }
+            conf.setdefault("remote", {})[S3_REMOTE_NAME] = remote
             conf.setdefault("core", {})["remote"] = S3_REMOTE_NAME
 
 

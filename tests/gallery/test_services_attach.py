@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from gallery_helpers import snapshot
 
-from pytest_mlchaos.dvc_project import CACHE_DIR, REMOTE_DIR, DVCProject
+from pytest_mlchaos.dvc_project import CACHE_DIR, REMOTE_DIR, DVCProject, open_repo
 from pytest_mlchaos.dvc_project.s3remote import S3_REMOTE_NAME, attached, s3_environ
 from pytest_mlchaos.project import ProjectError
 from pytest_mlchaos.services.proxy import Faults
@@ -86,6 +86,19 @@ def test_the_bucket_becomes_the_sandboxs_default_remote_and_the_source_is_untouc
     assert f"endpointurl = {env.proxy.url}" in config and "access_key_id = mlchaos" in config
     assert attached(root) and snapshot(project.source) == before
     assert project.detect(root) == []  # config.local is git-ignored: no damage
+    with open_repo(root) as repo:  # DVC reads it back as written
+        assert repo.config["core"]["remote"] == S3_REMOTE_NAME
+        assert repo.config["remote"][S3_REMOTE_NAME]["endpointurl"] == env.proxy.url
+
+
+def test_a_value_configobj_would_misread_is_written_by_dvc(template: tuple[DVCProject, Path], tmp_path: Path) -> None:
+    project, _ = template
+    root = clone_env(template, tmp_path / "env")
+    endpoint = {"url": "s3://b/p", "endpoint_url": "http://127.0.0.1:1", "access_key_id": "k",
+                "secret_access_key": "a,b#c 'd'"}
+    project.attach_services(root, {"s3": endpoint})
+    with open_repo(root) as repo:
+        assert repo.config["remote"][S3_REMOTE_NAME]["secret_access_key"] == "a,b#c 'd'"
 
 
 def test_a_bad_endpoint_or_service_is_one_clear_error(template: tuple[DVCProject, Path], tmp_path: Path) -> None:
