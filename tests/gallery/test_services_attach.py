@@ -134,7 +134,7 @@ def test_every_local_copy_lost_comes_back_from_s3_through_an_outage_and_a_hostil
                        "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}.items():
         monkeypatch.setenv(key, value)  # any of these used would fail the fetch
     lose_every_local_copy(root)
-    env.outage(Faults(refuse=True), seed=1, duration=3.0, label="remote_down")  # longer than the local steps
+    env.outage(Faults(refuse=True), seed=1, duration=4.0, label="remote_down")  # longer than the local steps
     result = project.recover(root, [])
     assert result.recovered, result.message
     assert result.strategy == "dvc_fetch_s3+dvc_push"
