@@ -31,9 +31,9 @@ def _outages():
     return {
         "no outage": None,
         "remote_down (2 s)": of(RemoteDown, duration=2.0),
-        "remote_slow (0.3 s a request)": of(RemoteSlow, latency=0.3),
-        "remote_flaky (30% SlowDown, seed 5)": of(RemoteFlaky, fraction=0.3),
-        "remote_partial_transfer (1 KiB)": of(RemotePartialTransfer, cut_after=1024),
+        "remote_slow (0.3 s a request)": of(RemoteSlow, latency=0.3, duration=0.0),
+        "remote_flaky (30% SlowDown, seed 5)": of(RemoteFlaky, fraction=0.3, failure="slowdown", duration=0.0),
+        "remote_partial_transfer (1 KiB)": of(RemotePartialTransfer, cut_after=1024, duration=0.0),
     }
 
 

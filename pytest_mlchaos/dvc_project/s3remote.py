@@ -18,7 +18,7 @@ from typing import Any
 
 from .repo import SITE_DIR, hermetic_environ, open_repo
 
-__all__ = ["S3_REMOTE_NAME", "attach", "attached", "fetch", "s3_environ"]
+__all__ = ["S3FS_TRIES", "S3_REMOTE_NAME", "attach", "attached", "fetch", "s3_environ"]
 
 S3_REMOTE_NAME = "mlchaos-s3"
 _KEYS = ("url", "endpoint_url", "access_key_id", "secret_access_key")
@@ -82,16 +82,22 @@ def s3_environ(root: Path, client_attempts: int = 1) -> dict[str, str]:
     return env
 
 
+# s3fs's own tries of one request inside one try of the recovery (its default: 5, up to 0.8 s apart). More does
+# not get a flaky remote through: the listing and HEAD requests that fail there (503) are not retried by s3fs,
+# and one of them failing aborts DVC's whole fetch; it only lengthens a remote that cuts transfers (10 s -> 17 s).
+S3FS_TRIES = 1
+
+
 @contextmanager
-def _one_try() -> Iterator[None]:
-    """s3fs retries a failed request 5 times on its own (seconds per object under an outage): once here, for the
-    duration of the call, so the recovery's retry policy alone decides how long to wait. DVC's log of each
-    failed try is kept quiet (the attempt records the last error)."""
+def _few_tries() -> Iterator[None]:
+    """s3fs tries a failed request 5 times on its own, waiting up to 0.8 s (seconds per object under an outage):
+    ``S3FS_TRIES`` times here, for the duration of the call, so the recovery's retry policy decides how long to
+    wait. DVC's log of each failed try is kept quiet (the attempt records the last error)."""
     import s3fs
 
     saved, logger = s3fs.S3FileSystem.retries, logging.getLogger("dvc")
     level = logger.level
-    s3fs.S3FileSystem.retries = 1
+    s3fs.S3FileSystem.retries = S3FS_TRIES
     logger.setLevel(logging.CRITICAL)
     try:
         yield
@@ -101,7 +107,7 @@ def _one_try() -> Iterator[None]:
 
 
 def fetch(root: Path) -> None:
-    """``dvc fetch -r mlchaos-s3`` of every out into the environment's cache, each request tried once; raises
-    when the remote cannot be reached or a transfer fails."""
-    with _one_try(), open_repo(root, environ=s3_environ(root)) as repo:
+    """``dvc fetch -r mlchaos-s3`` of every out into the environment's cache; raises when the remote cannot be
+    reached or a transfer fails."""
+    with _few_tries(), open_repo(root, environ=s3_environ(root)) as repo:
         repo.fetch(remote=S3_REMOTE_NAME)
