@@ -2,8 +2,8 @@
 
     /work/venv/bin/python bench/run.py [--repeat N] [--smoke] [--only NAME ...] [--save] [--strict]
 
-Names for --only: load, overhead, mttr, scale, cached, parallel, gallery, html, project, services (the last two
-only when named). See bench/README.md for what each
+Names for --only: load, overhead, mttr, scale, cached, parallel, gallery, html, project, services,
+gallery-services (the last three only when named). See bench/README.md for what each
 one measures. JSON goes to bench/results/ only with --save. Exit status: 0 unless a benchmark
 failed to run (or, with --strict, a target was missed).
 """
@@ -28,9 +28,11 @@ from _common import BENCH, Figure, log, table  # noqa: E402
 
 from pytest_mlchaos.versions import installed  # noqa: E402
 
-NAMES = ("load", "overhead", "mttr", "scale", "cached", "parallel", "gallery", "html", "project", "services")
-# "project" (bench/project_speed.py, ~30 s) and "services" (real S3 and MLflow servers, ~4.5 min) only when asked for
-DEFAULT = NAMES[:-2]
+NAMES = ("load", "overhead", "mttr", "scale", "cached", "parallel", "gallery", "html", "project", "services",
+         "gallery-services")
+# "project" (bench/project_speed.py, ~30 s), "services" (real S3 and MLflow servers, ~4.5 min) and "gallery-services"
+# (a gallery DVC repository against the S3 server, ~1 min) only when asked for
+DEFAULT = NAMES[:-3]
 
 
 def header() -> dict[str, object]:
@@ -159,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
             import _services
             return _services.run(need_baseline(), work, n, warmup=0 if args.smoke else 1)
         section("services", services)
+
+        def gallery_services():
+            import _gallery_services
+            return _gallery_services.run(work, n, warmup=0 if args.smoke else 1)
+        section("gallery-services", gallery_services)
 
         def gallery():
             import _gallery

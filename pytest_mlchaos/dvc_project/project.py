@@ -7,13 +7,15 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .. import progress
 from ..artifacts import Artifacts
 from ..incidents.spec import Incident
 from ..project import ProjectError, RecoveryResult
+from ..retry import DEFAULT_RETRY, RetryPolicy
 from . import build as building
 from . import roles
 from .damage import _dir_entries, needed_objects, scan
@@ -59,7 +61,13 @@ class DVCProject:
     - ``lower_is_better``: metric names where a rise is the degradation (e.g. ``("rmse",)``).
     - ``reuse_metrics``: reuse a metrics run for identical inputs (the md5 of the metrics stage's command
       and deps), this process's or the build's, as DVC's run cache does (False: always re-run the stage).
+
+    With services on (``mlchaos_services = s3``), ``attach_services`` makes the environment's bucket its
+    default DVC remote, and recovery tries it after the local cache and remote with ``retry`` (a class
+    attribute: ``pytest_mlchaos.retry.RetryPolicy``).
     """
+
+    retry: RetryPolicy = DEFAULT_RETRY  # how long recovery keeps trying the S3 remote (services on)
 
     def __init__(
         self,
@@ -348,6 +356,22 @@ class DVCProject:
                 return f"{rel} does not load and predict: {type(exc).__name__}: {exc}"
         return None
 
+    # -- services (mlchaos_services = s3) -----------------------------------------------------------
+    def attach_services(self, root: Path, endpoints: Mapping[str, Mapping[str, Any]]) -> None:
+        """Make the environment's bucket (``endpoints["s3"]``, given by the plugin) its default DVC remote, in the
+        sandbox's ``.dvc/config.local`` with the endpoint's credentials; the user's checkout and remotes are
+        never touched. Recovery then tries it after the local cache and remote (``dvc_fetch_s3``)."""
+        unknown = sorted(set(endpoints) - {"s3"})
+        if unknown:
+            raise ProjectError(f"DVCProject.attach_services: no support for {', '.join(unknown)}; supported: s3")
+        if "s3" in endpoints:
+            from .s3remote import attach
+
+            try:
+                attach(Path(root), endpoints["s3"])
+            except ValueError as exc:
+                raise ProjectError(str(exc)) from None
+
     # -- acting ---------------------------------------------------------------------------------
     def run_stage(self, root: Path, stage: str) -> None:
         """Run one stage as ``dvc repro`` does (its rwlock taken, its outs removed), through the failpoints:
@@ -358,7 +382,9 @@ class DVCProject:
         """The recovery manager: clear stale locks, restore git-tracked files, checkout from the cache, fetch
         from the remote, repro, re-cache, push; each step verified by md5 (and git blob ids)."""
         facts = self.facts(root)
-        return _Recovery(Path(root), self.layout(root), self.volatile(root), facts.mlflow, facts.listings).run()
+        return _Recovery(
+            Path(root), self.layout(root), self.volatile(root), facts.mlflow, facts.listings, retry=self.retry
+        ).run()
 
 
 __all__ = ["DVCProject"]

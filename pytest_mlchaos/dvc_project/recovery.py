@@ -14,6 +14,8 @@ from typing import Any
 from .. import failpoints
 from ..digest import md5_file
 from ..project import Attempt, RecoveryResult
+from ..retry import DEFAULT_RETRY, RetryLog, RetryPolicy, retrying
+from . import s3remote
 from .damage import Damage, _fixed, _lock_held, _no_worse, scan
 from .layout import Layout, Stage
 from .repo import (
@@ -43,6 +45,7 @@ class _Recovery:
         volatile: Sequence[str] = (),
         mlflow: Mapping[str, Any] | None = None,
         listings: Mapping[str, Any] | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self.root = root
         self.layout = layout  # read before any repair: the lock recovery must restore
@@ -50,6 +53,8 @@ class _Recovery:
         self.mlflow = dict(mlflow or {})  # the MLflow store as the build left it
         self.listings = dict(listings or {})  # directory outs' files as the build left them
         self.attempts: list[Attempt] = []
+        self.retry = retry  # how long a step that reaches a service (the S3 remote) keeps trying
+        self.retries = RetryLog()  # what those tries waited: in the message, and inside the MTTR
 
     def scan(self) -> Damage:
         return scan(self.root, self.layout, volatile=self.volatile, mlflow=self.mlflow, listings=self.listings)
@@ -77,6 +82,8 @@ class _Recovery:
             damage = self._try("dvc_checkout", self._checkout, damage)
         if damage.cache or self._damaged_outs(damage):
             damage = self._try("dvc_fetch", self._fetch, damage)
+        if (damage.cache or self._damaged_outs(damage)) and s3remote.attached(self.root):
+            damage = self._try("dvc_fetch_s3", self._fetch_s3, damage)
         if any(self._stage_of(rel) for rel in damage.workspace):
             damage = self._try("dvc_repro", self._repro, damage)
         if damage.cache and not damage.workspace:
@@ -86,7 +93,16 @@ class _Recovery:
         if damage.stores:
             damage = self._try("mlflow_restore", self._mlflow_restore, damage)
         used = [a.strategy for a in self.attempts if a.succeeded]
-        message = "" if damage.clean else "still damaged: " + "; ".join(damage.problems())
+        message = "; ".join(
+            part
+            for part in (
+                f"recovered with {'+'.join(used)}"
+                if damage.clean
+                else "still damaged: " + "; ".join(damage.problems()),
+                self.retries.summary(),
+            )
+            if part
+        )
         return RecoveryResult(
             damage.clean, "+".join(used) or None, tuple(self.attempts), time.perf_counter() - start, message
         )
@@ -201,6 +217,34 @@ class _Recovery:
             repo.fetch(remote=REMOTE_NAME)
         if self._damaged_outs(damage):
             self._checkout(damage)
+
+    def _fetch_s3(self, damage: Damage) -> None:
+        """Fetch from the S3 remote (dvc-s3 over HTTP), trying again with backoff while it is down, slow or
+        flaky; a try counts only when every object the lock needs is then in the cache with its md5 (a transfer
+        cut short is deleted and fetched again). Then check out what is damaged."""
+
+        def once() -> None:
+            try:
+                s3remote.fetch(self.root)
+            finally:
+                left = self._purge_quietly()
+            if left:
+                raise RuntimeError(
+                    f"the S3 fetch left {len(left)} object(s) missing or cut short: {', '.join(left[:3])}"
+                )
+
+        retrying("dvc_fetch_s3", once, self.retry, self.retries)
+        if self._damaged_outs(damage):
+            self._checkout(damage)
+
+    def _purge_quietly(self) -> list[str]:
+        """Delete cache objects whose content does not match their md5; the objects still not right."""
+        for md5, why in self.scan().cache.items():
+            if why != "missing":
+                path = object_path(self.root / CACHE_DIR, md5)
+                path.chmod(0o644)
+                path.unlink()
+        return sorted(self.scan().cache)
 
     def _commit(self, damage: Damage) -> None:
         """Re-save the workspace (verified equal to dvc.lock by md5) into the cache."""

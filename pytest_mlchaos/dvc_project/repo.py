@@ -115,12 +115,13 @@ def hermetic_environ(root: Path, *, site: Path | None = None, base: Mapping[str,
 
 
 @contextmanager
-def dvc_environment(root: Path) -> Iterator[None]:
-    """cwd = ``root`` and ``hermetic_environ(root)`` in ``os.environ``; both restored after, even on error."""
+def dvc_environment(root: Path, environ: Mapping[str, str] | None = None) -> Iterator[None]:
+    """cwd = ``root`` and ``environ`` (default ``hermetic_environ(root)``) in ``os.environ``; both restored after,
+    even on error."""
     root = Path(root).resolve()
     saved = dict(os.environ)
     cwd = os.getcwd()
-    target = hermetic_environ(root)
+    target = hermetic_environ(root) if environ is None else dict(environ)
     for key in [k for k in os.environ if k not in target]:
         del os.environ[key]
     os.environ.update(target)
@@ -134,12 +135,13 @@ def dvc_environment(root: Path) -> Iterator[None]:
 
 
 @contextmanager
-def open_repo(root: Path, rev: str | None = None) -> Iterator[Any]:
+def open_repo(root: Path, rev: str | None = None, *, environ: Mapping[str, str] | None = None) -> Iterator[Any]:
     """A fresh ``dvc.repo.Repo`` for ``root`` (at git revision ``rev``, else the workspace) inside
-    ``dvc_environment``. Open a new one after files change: a ``Repo`` caches its index."""
+    ``dvc_environment`` (with ``environ`` when given). Open a new one after files change: a ``Repo`` caches its
+    index."""
     from dvc.repo import Repo
 
-    with dvc_environment(root), warnings.catch_warnings():
+    with dvc_environment(root, environ), warnings.catch_warnings():
         # DVC's own DeprecationWarnings (pygtrie's _NoneStep.value) are not the user's to fix
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"dvc(\.|$)")
         repo = Repo(str(Path(root).resolve()), rev=rev)

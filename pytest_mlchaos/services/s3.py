@@ -7,6 +7,7 @@ under test) with boto3, imported only here and only when services are on.
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,17 +33,28 @@ def start_s3(workdir: Path, timeout: float = 60.0) -> ServiceProcess:
 
 
 def client(endpoint: str) -> Any:
-    """A boto3 S3 client of ``endpoint`` (a loopback URL) with the dummy credentials."""
+    """A boto3 S3 client of ``endpoint`` (a loopback URL) with the dummy credentials and nothing of the user's AWS
+    set-up: no profile (``AWS_PROFILE`` of a shell would name one this machine may not have), no config or
+    credentials file, no HTTP proxy."""
     import boto3
+    import botocore.session
     from botocore.config import Config
 
-    return boto3.client(
+    # (config key, environment variables, default, conversion): None for the variables, so AWS_* are not read
+    core = botocore.session.Session(
+        session_vars={
+            "profile": (None, None, None, None),
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None),
+        }
+    )
+    return boto3.session.Session(botocore_session=core).client(
         "s3",
         endpoint_url=endpoint,
         aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30, proxies={}),
     )
 
 

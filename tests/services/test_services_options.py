@@ -53,7 +53,7 @@ def test_a_project_without_attach_services_is_refused_before_anything_starts(tmp
     from pytest_mlchaos.services.session import SessionServices
 
     services = SessionServices(tmp_path)
-    project = SimpleNamespace(name="plain")  # as DVCProject today: no attach_services
+    project = SimpleNamespace(name="plain")  # no attach_services
     with pytest.raises(ServiceError, match="project 'plain' cannot use services: it has no attach_services"):
         services.attach_env(tmp_path, project, "storage", {})
     assert services.s3 is None  # nothing was started
