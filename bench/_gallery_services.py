@@ -59,7 +59,7 @@ def run(work: Path, n: int, warmup: int = 0) -> list[Figure]:
         env = None
         if with_services:
             start = time.perf_counter()
-            env = services.attach_env(root, project, REMOTE_DIR, {})
+            [env] = services.attach_env(root, project, REMOTE_DIR, {})
             attach.append(time.perf_counter() - start)
         path = root / raw
         data = bytearray(path.read_bytes())

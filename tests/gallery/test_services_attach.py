@@ -80,7 +80,7 @@ def test_the_bucket_becomes_the_sandboxs_default_remote_and_the_source_is_untouc
     before = snapshot(project.source)
     root = clone_env(template, tmp_path / "env")
     assert not attached(root)
-    env = services.attach_env(root, project, REMOTE_DIR, remote_digests(root))
+    [env] = services.attach_env(root, project, REMOTE_DIR, remote_digests(root))
     config = (root / ".dvc" / "config.local").read_text()
     assert f"remote = {S3_REMOTE_NAME}" in config and f"url = {env.remote_url}" in config
     assert f"endpointurl = {env.proxy.url}" in config and "access_key_id = mlchaos" in config
@@ -129,7 +129,7 @@ def test_every_local_copy_lost_comes_back_from_s3_through_an_outage_and_a_hostil
         monkeypatch: pytest.MonkeyPatch) -> None:
     project, _ = template
     root = clone_env(template, tmp_path / "env")
-    env = services.attach_env(root, project, REMOTE_DIR, remote_digests(root))
+    [env] = services.attach_env(root, project, REMOTE_DIR, remote_digests(root))
     for key, value in {"AWS_PROFILE": "production", "AWS_ACCESS_KEY_ID": "someone-elses",
                        "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}.items():
         monkeypatch.setenv(key, value)  # any of these used would fail the fetch
@@ -149,7 +149,7 @@ def test_the_plugin_reads_the_bucket_itself(
 
     project, _ = template
     root = clone_env(template, tmp_path / "env")
-    env = services.attach_env(root, project, REMOTE_DIR, remote_digests(root))
+    [env] = services.attach_env(root, project, REMOTE_DIR, remote_digests(root))
     assert env.problems() == []
     s3 = client(env.direct_url)
     for key in list(objects(s3, env.bucket, env.prefix)):
@@ -168,7 +168,7 @@ def test_a_remote_that_cuts_every_transfer_is_given_up_for_a_rebuild(
     project, _ = template
     monkeypatch.setattr(project, "retry", RetryPolicy(attempts=3, first_wait=0.1))  # this test's patience only
     root = clone_env(template, tmp_path / "env")
-    env = services.attach_env(root, project, REMOTE_DIR, remote_digests(root))
+    [env] = services.attach_env(root, project, REMOTE_DIR, remote_digests(root))
     lose_every_local_copy(root)
     env.outage(Faults(cut_after=4), seed=1, duration=0.0, label="remote_partial_transfer")
     try:
