@@ -27,6 +27,22 @@ from urllib.parse import unquote, urlparse
 from .artifacts import Artifacts
 from .digest import file_digest, new_digest, text_digest
 
+__all__ = [
+    "DigestCache",
+    "HARNESS_DIR",
+    "MODEL_METADATA",
+    "Manifest",
+    "Observation",
+    "Served",
+    "alias_version",
+    "differences",
+    "observe",
+    "served_model",
+    "take_manifest",
+    "under",
+    "walk_files",
+]
+
 # The harness's own files in an environment (armed failpoints: a fault in the world, not damage to undo).
 HARNESS_DIR = ".mlchaos/"
 # Files of a served model's directory that MLflow writes afresh each time it logs one (ids, timestamps).
@@ -144,24 +160,29 @@ def _local_path(location: str) -> Path | None:
     return None
 
 
+def alias_version(conn: sqlite3.Connection, model: str, alias: str | None) -> int | None:
+    """The version an MLflow registry database serves under ``alias`` (None: its latest live version)."""
+    if alias:
+        row = conn.execute(
+            "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", (model, alias)
+        ).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT max(version) FROM model_versions WHERE name = ? AND current_stage != 'Deleted_Internal'",
+            (model,),
+        ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def _query(db: Path, db_rel: str, model: str, alias: str | None) -> Served | tuple[int, tuple[Any, ...] | None]:
     """The version behind ``alias`` (or the latest) and its row, or a ``Served`` saying why there is none."""
     try:
         conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            if alias:
-                row = conn.execute(
-                    "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", (model, alias)
-                ).fetchone()
-            else:
-                row = conn.execute(
-                    "SELECT max(version) FROM model_versions WHERE name = ? AND current_stage != 'Deleted_Internal'",
-                    (model,),
-                ).fetchone()
-            if row is None or row[0] is None:
+            version = alias_version(conn, model, alias)
+            if version is None:
                 served_by = f"alias {alias!r}" if alias else "any version"
                 return Served(problem=f"{db_rel}: {model!r} has no {served_by}")
-            version = int(row[0])
             found = conn.execute(
                 "SELECT storage_location, source, current_stage FROM model_versions WHERE name = ? AND version = ?",
                 (model, version),
@@ -397,18 +418,3 @@ def differences(manifest: Manifest, seen: Observation) -> list[str]:
         if serves.digest != served.digest:
             lines.append(f"{db}: serves {serves.describe()} instead of version {served.version} of the baseline")
     return lines
-
-
-__all__ = [
-    "DigestCache",
-    "HARNESS_DIR",
-    "Manifest",
-    "Observation",
-    "Served",
-    "differences",
-    "observe",
-    "under",
-    "served_model",
-    "take_manifest",
-    "walk_files",
-]

@@ -12,6 +12,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from ..manifest import alias_version
 from .repo import MLFLOW_ARTIFACTS, MLFLOW_DB
 
 __all__ = [
@@ -122,16 +123,7 @@ def canonical_digest(db: Path, root: Path) -> str | None:
 def served_version(db: Path, model: str, alias: str | None) -> int | None:
     """The version the alias serves (``alias`` None: the latest live version); None if there is none."""
     with closing(_connect_ro(db)) as conn:
-        if alias:
-            row = conn.execute(
-                "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", (model, alias)
-            ).fetchone()
-        else:
-            row = conn.execute(
-                "SELECT MAX(version) FROM model_versions WHERE name = ? AND current_stage != ?",
-                (model, "Deleted_Internal"),
-            ).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+        return alias_version(conn, model, alias)
 
 
 def record(root: Path) -> dict[str, Any]:
