@@ -87,6 +87,24 @@ def _tracking_outages():
             "tracking_down (until recovery ends)": Incident("service_outage", "tracking_down")}
 
 
+def _mttr_figures(group: str, what: str, once, n: int, warmup: int, plain: str, outages: dict) -> list[Figure]:
+    """One MTTR figure per case: the incident without services (``plain``), then with them under each outage;
+    ``once(outage, with_services, i)`` runs one sample and returns its MTTR and the winning strategy."""
+    figures, counter = [], 0
+    cases = [(plain, None, False)] + [(name, outage, True) for name, outage in outages.items()]
+    for name, outage, with_services in cases:
+        log(f"services: {what}, {name} ({warmup} warm-up + {n})")
+        samples, strategies = [], set()
+        for i in range(warmup + n):
+            counter += 1
+            seconds, strategy = once(outage, with_services, counter)
+            if i >= warmup:
+                samples.append(seconds)
+                strategies.add(strategy)
+        figures.append(Figure(group, f"MTTR: {name}", samples, note="won by " + ", ".join(sorted(strategies))))
+    return figures
+
+
 def run_mlflow(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
     """Per environment: start its MLflow server (and proxy), recover under each outage, stop the server."""
     from project_under_test.chaos import ChurnProject
@@ -122,20 +140,8 @@ def run_mlflow(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
             env.remove()
 
     try:
-        counter = 0
-        cases = [("same incident, no services (registry read from sqlite)", None, False)]
-        cases += [(name, outage, True) for name, outage in _tracking_outages().items()]
-        for name, outage, with_services in cases:
-            log(f"services: MTTR under MLflow outages, {name} ({warmup} warm-up + {n})")
-            samples, strategies = [], set()
-            for i in range(warmup + n):
-                counter += 1
-                seconds, strategy = once(outage, with_services, counter)
-                if i >= warmup:
-                    samples.append(seconds)
-                    strategies.add(strategy)
-            figures.append(Figure(MLFLOW_GROUP, f"MTTR: {name}", samples,
-                                  note="won by " + ", ".join(sorted(strategies))))
+        figures += _mttr_figures(MLFLOW_GROUP, "MTTR under MLflow outages", once, n, warmup,
+                                 "same incident, no services (registry read from sqlite)", _tracking_outages())
         figures.insert(0, Figure(MLFLOW_GROUP, "start one environment's mlflow server + proxy (attach)", starts))
         figures.insert(1, Figure(MLFLOW_GROUP, "stop it (the plugin's store check before it reads mlflow.db)",
                                  stops))
@@ -175,19 +181,7 @@ def run(baseline, work: Path, n: int, warmup: int) -> list[Figure]:
             env.remove()
 
     try:
-        counter = 0
-        cases = [("same incident, no services (plain run)", None, False)]
-        cases += [(name, outage, True) for name, outage in _outages().items()]
-        for name, outage, with_services in cases:
-            log(f"services: MTTR, {name} ({warmup} warm-up + {n})")
-            samples, strategies = [], set()
-            for i in range(warmup + n):
-                counter += 1
-                seconds, strategy = once(outage, with_services, counter)
-                if i >= warmup:
-                    samples.append(seconds)
-                    strategies.add(strategy)
-            figures.append(Figure(GROUP, f"MTTR: {name}", samples, note="won by " + ", ".join(sorted(strategies))))
+        figures += _mttr_figures(GROUP, "MTTR", once, n, warmup, "same incident, no services (plain run)", _outages())
         figures.insert(2, Figure(GROUP, "attach one environment (bucket + upload of its DVC remote)", attach_seconds))
     finally:
         services.stop()

@@ -4,7 +4,7 @@ An attempt counts only when the files it restored hash to the md5 ``dvc.lock`` r
 for a repair, the pipeline re-locked them) and the model loads and predicts. Stable strategy
 names: backup, dvc_cache, dvc_remote, snapshot, repair, mlflow_registry, clear_locks,
 reset_outputs, rerun_pipeline, restore_lock, restore_mlflow_db, rebuild_mlflow_db, refetch_cache,
-repush_remote, rebuild_backups, restore_alias, dvc_remote_s3 (with retries and backoff: ``RetryPolicy``).
+repush_remote, rebuild_backups, restore_alias, dvc_remote_s3 (with retries and backoff: ``pytest_mlchaos.retry``).
 
 With a tracking server attached (``tracking.attach_tracking``), mlflow_registry reads the served model
 over HTTP from the server, with the same retries, and the model chain falls back to the snapshot
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from pytest_mlchaos.project import Attempt, RecoveryResult
+from pytest_mlchaos.retry import NO_RETRY, RetryLog, RetryPolicy, retrying  # noqa: F401 (NO_RETRY: for managers built on this one)
 
 from . import backups, gitops, health, tracking
 from .dvcops import (LockError, cache_object, locked_outs, md5_file, place_verified, read_lock,
@@ -38,31 +38,6 @@ class StrategyFailed(RuntimeError):
     """A strategy that ran but did not produce a verified result."""
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often a strategy that reaches a service (the S3 remote) is tried again, and how long it waits between:
-    ``first_wait`` seconds, times ``factor`` each time, at most ``max_wait``; never more than ``budget`` seconds
-    of waiting in all (so a recovery under an outage that does not end still ends, on the next fallback)."""
-
-    attempts: int = 6
-    first_wait: float = 0.25
-    factor: float = 2.0
-    max_wait: float = 2.0
-    budget: float = 6.0
-
-    def waits(self) -> list[float]:
-        out, wait, total = [], self.first_wait, 0.0
-        for _ in range(self.attempts - 1):
-            wait = min(wait, self.max_wait)
-            if total + wait > self.budget:
-                break
-            out.append(wait)
-            total += wait
-            wait *= self.factor
-        return out
-
-
-NO_RETRY = RetryPolicy(attempts=1)
 
 
 class RecoveryManager:
@@ -75,8 +50,7 @@ class RecoveryManager:
         self.wins: list[str] = []
         self.unrecovered: list[str] = []
         self.lock_changed = False
-        self.waited = 0.0  # seconds spent waiting for a service between tries (part of the MTTR)
-        self.waits: list[str] = []
+        self.retry_log = RetryLog()  # the waits for services between tries (part of the MTTR)
 
     # -- bookkeeping ---------------------------------------------------------------------------------
     def _try(self, strategy: str, action: Callable[[], Any]) -> bool:
@@ -141,35 +115,33 @@ class RecoveryManager:
                               f"recovered {len(problems)} problem(s) with {', '.join(self.wins) or 'nothing'}"
                               + self._waited())
 
+    @property
+    def waited(self) -> float:
+        """Seconds spent waiting for a service between tries."""
+        return self.retry_log.waited
+
+    @property
+    def waits(self) -> list[str]:
+        """A line per retried step: how it ended."""
+        return self.retry_log.lines
+
     def _waited(self) -> str:
-        if not self.waits:
-            return ""
-        return f"; waited {self.waited:.2f}s for services ({'; '.join(self.waits)})"
+        summary = self.retry_log.summary()
+        return f"; {summary}" if summary else ""
 
     def _retrying(self, what: str, action: Callable[[], Any], permanent: tuple[type[Exception], ...] = ()) -> None:
         """``action`` until it succeeds, waiting with backoff between tries (``self.retry``); its last error if
         every try fails, or at once if it is ``permanent``. The waits are recorded (``waited``) and count in the
         recovery's time."""
-        waits = self.retry.waits()
-        tries = 0
-        for wait in [*waits, None]:
-            tries += 1
+
+        def attempt() -> None:
             try:
                 action()
             except Exception as exc:
-                if isinstance(exc, permanent):
-                    self.waits.append(f"{what}: failed on try {tries}, not worth another ({type(exc).__name__})")
-                    raise
-                if wait is None:
-                    self.waits.append(f"{what}: gave up after {tries} tries")
-                    raise
-                log.info("%s failed (try %d), again in %.2fs: %s", what, tries, wait, exc)
-                time.sleep(wait)
-                self.waited += wait
-                continue
-            if tries > 1:
-                self.waits.append(f"{what}: succeeded on try {tries}")
-            return
+                log.info("%s failed: %s", what, exc)
+                raise
+
+        retrying(what, attempt, self.retry, self.retry_log, permanent=permanent)
 
     # -- dvc.lock and the MLflow database -------------------------------------------------------------
     def _restore_lock(self) -> None:

@@ -67,16 +67,20 @@ def retrying(
     policy: RetryPolicy,
     log: RetryLog,
     sleep: Callable[[float], None] = time.sleep,
+    permanent: tuple[type[Exception], ...] = (),
 ) -> int:
     """Run ``action`` until it returns, waiting by ``policy`` between tries; the number of tries. Each retried
     step adds a line to ``log`` (and its waits to ``log.waited``); when every try fails the last error is
-    raised."""
+    raised, and an error of a ``permanent`` type (an answer that no retry can change) is raised at once."""
     tries = 0
     for wait in [*policy.waits(), None]:
         tries += 1
         try:
             action()
-        except Exception:
+        except Exception as exc:
+            if isinstance(exc, permanent):
+                log.lines.append(f"{what}: failed on try {tries}, not worth another ({type(exc).__name__})")
+                raise
             if wait is None:
                 log.lines.append(f"{what}: gave up after {tries} tries")
                 raise
